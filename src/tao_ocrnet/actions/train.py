@@ -1,0 +1,257 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`ocrnet train` (and retrain, when `model.pruned_graph_path` is set) with PyTorch Lightning."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+from tao_ocrnet.actions.checkpoint_names import (
+    BEST_NAME,
+    LATEST_NAME,
+    LATEST_STEM,
+    PERIODIC_TEMPLATE,
+    periodic_checkpoints,
+)
+from tao_ocrnet.actions.common import RunContext, cli_main, select_device
+from tao_ocrnet.errors import SpecError, UserError
+
+log = logging.getLogger(__name__)
+
+
+def _callbacks(ctx: RunContext):
+    """Lightning callbacks: periodic + latest checkpoints, best_accuracy.pth, status.json lines."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from tao_ocrnet.model.checkpoint import save_model_file
+
+    t = ctx.spec.train
+    every = (
+        {"every_n_epochs": t.checkpoint_interval}
+        if t.checkpoint_interval_unit == "epoch"
+        else {"every_n_train_steps": t.checkpoint_interval}
+    )
+    periodic = ModelCheckpoint(
+        dirpath=ctx.results_dir,
+        filename=PERIODIC_TEMPLATE,
+        auto_insert_metric_name=False,
+        save_top_k=-1,
+        save_last="link",
+        save_on_train_epoch_end=True,
+        **every,
+    )
+    periodic.CHECKPOINT_NAME_LAST = LATEST_STEM
+    periodic.FILE_EXTENSION = ".pth"
+
+    class StatusAndBest(pl.Callback):
+        """Writes a KPI line per validation and keeps best_accuracy.pth (state kept across resume)."""
+
+        def __init__(self) -> None:
+            self.best = -1.0
+
+        def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            loss = trainer.callback_metrics.get("train_loss_epoch")
+            if trainer.is_global_zero and loss is not None:
+                ctx.status.write(
+                    "RUNNING",
+                    f"Train epoch {trainer.current_epoch} finished.",
+                    kpi={"train_loss": float(loss)},
+                    epoch=trainer.current_epoch,
+                )
+
+        def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            if not trainer.is_global_zero or trainer.sanity_checking:
+                return
+            val = module.last_validation
+            if not val:
+                return
+            ctx.status.write("RUNNING", "Eval metrics generated.", kpi=val, epoch=trainer.current_epoch)
+            improved = val["val_acc"] > self.best
+            if improved:
+                self.best = val["val_acc"]
+                save_model_file(
+                    ctx.results_dir / BEST_NAME,
+                    module.eval_model_copy(),
+                    module.arch,
+                    val_acc=val["val_acc"],
+                    epoch=trainer.current_epoch,
+                    step=trainer.global_step,
+                )
+            lines = [
+                f"[{trainer.current_epoch}/{trainer.max_epochs}] Valid loss: {val['val_loss']:.5f}, "
+                f"Current_accuracy: {100 * val['val_acc']:.3f}, Best_accuracy: {100 * self.best:.3f}, "
+                f"Current_norm_ED: {val['norm_ed']:.4f}"
+            ]
+            lines += [f"{gt:25s} | {pred:25s} | {conf:.4f} | {gt == pred}" for gt, pred, conf in module.samples[:5]]
+            with (ctx.results_dir / "log_val.txt").open("a", encoding="utf-8") as fh:
+                fh.write("\n".join(lines) + "\n")
+
+        def state_dict(self) -> dict[str, Any]:
+            return {"best": self.best}
+
+        def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+            self.best = float(state_dict.get("best", -1.0))
+
+    return [periodic, StatusAndBest()]
+
+
+def _initial_model(ctx: RunContext, charset: tuple[str, ...]):
+    """Build the network: pruned graph (retrain) > fresh; pretrained weights copied where shapes match."""
+    from tao_ocrnet.model.arch import ModelArch
+    from tao_ocrnet.model.checkpoint import load_model_file, load_pretrained_partial, resolve_model_path
+    from tao_ocrnet.model.ocrnet import build_model
+
+    spec = ctx.spec
+    if spec.model.pruned_graph_path:
+        model, arch, _ = load_model_file(
+            spec.model.pruned_graph_path,
+            allow_pickle=ctx.allow_pickle,
+            expected_charset=charset,
+            key="model.pruned_graph_path",
+        )
+        if spec.train.pretrained_model_path:
+            log.warning("train.pretrained_model_path is ignored when model.pruned_graph_path is set (retrain)")
+        return model, arch
+    arch = ModelArch.from_spec(spec.model, charset, spec.dataset.max_label_length)
+    model = build_model(arch)
+    if spec.train.pretrained_model_path:
+        path = resolve_model_path(spec.train.pretrained_model_path, key="train.pretrained_model_path")
+        loaded, skipped = load_pretrained_partial(model, path, allow_pickle=ctx.allow_pickle)
+        log.info(
+            "pretrained weights: %d tensors loaded, %d skipped (shape mismatch or absent)", len(loaded), len(skipped)
+        )
+    return model, arch
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The newest readable training checkpoint in `folder` by (epoch, step) in its name.
+
+    A run killed while saving can leave a torn file or a stale `ocr_model_latest.pth` link, so each
+    candidate is opened before it is trusted, newest first.
+    """
+    import torch
+
+    candidates = list(reversed(periodic_checkpoints(folder)))
+    latest = folder / LATEST_NAME
+    if latest.exists():
+        candidates.append(latest)
+    for path in candidates:
+        try:
+            torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception as exc:  # torn or foreign file: try the next one
+            log.warning("not resuming from %s: %s", path, exc)
+            continue
+        return path
+    return None
+
+
+def _resume_path(ctx: RunContext) -> str | None:
+    explicit = ctx.spec.train.resume_training_checkpoint_path
+    if explicit:
+        if not Path(explicit).is_file():
+            raise SpecError([f"`train.resume_training_checkpoint_path` = {explicit!r} does not exist"])
+        return explicit
+    found = latest_checkpoint(ctx.results_dir)
+    if found is not None:
+        log.info("resuming from %s (the latest checkpoint in results_dir)", found)
+        return str(found)
+    return None
+
+
+def _trainer_kwargs(ctx: RunContext) -> dict[str, Any]:
+    t = ctx.spec.train
+    device = select_device(t.num_gpus, t.gpu_ids, "train.num_gpus")
+    if t.num_nodes > 1 and device == "cpu":
+        raise UserError(f"`train.num_nodes` = {t.num_nodes} needs GPU nodes; set train.num_nodes=1 on a CPU machine")
+    if device == "cpu":
+        hw: dict[str, Any] = {"accelerator": "cpu", "devices": 1}
+    else:
+        hw = {"accelerator": "gpu", "devices": list(t.gpu_ids[: t.num_gpus]) or t.num_gpus, "num_nodes": t.num_nodes}
+        if t.num_gpus * t.num_nodes > 1:
+            hw["strategy"] = t.distributed_strategy
+            if not t.use_distributed_sampler:
+                log.warning("train.use_distributed_sampler=false: every rank reads the whole dataset")
+    return {
+        **hw,
+        "max_epochs": t.num_epochs,
+        "check_val_every_n_epoch": t.validation_interval,
+        "num_sanity_val_steps": 0,
+        "gradient_clip_val": t.clip_grad_norm or None,
+        "deterministic": "warn" if t.cudnn.deterministic else False,
+        "benchmark": t.cudnn.benchmark,
+        "use_distributed_sampler": t.use_distributed_sampler,
+        "default_root_dir": str(ctx.results_dir),
+        "enable_model_summary": False,
+    }
+
+
+def _loggers(ctx: RunContext) -> list:
+    from pytorch_lightning.loggers import CSVLogger
+
+    loggers = [CSVLogger(str(ctx.results_dir), name="lightning_logs")]
+    w = ctx.spec.wandb
+    if w.enable:
+        try:
+            import wandb  # noqa: F401
+            from pytorch_lightning.loggers import WandbLogger
+        except ImportError:
+            log.info("wandb.enable is true but the wandb package is not installed: W&B logging skipped")
+        else:
+            loggers.append(
+                WandbLogger(
+                    project=w.project,
+                    entity=w.entity or None,
+                    name=w.name,
+                    tags=w.tags,
+                    group=w.group or None,
+                    id=w.run_id or None,
+                    save_dir=str(ctx.results_dir),
+                )
+            )
+    return loggers
+
+
+def train(ctx: RunContext) -> dict[str, Any]:
+    import pytorch_lightning as pl
+
+    from tao_ocrnet.data.charset import load_charset
+    from tao_ocrnet.data.datamodule import OCRDataModule
+    from tao_ocrnet.model.lit_module import OCRNetLitModule
+
+    spec = ctx.spec
+    if spec.model.quantize:
+        raise SpecError(
+            [
+                "`model.quantize` (QAT) is not supported by this trainer; train in float and use "
+                "`ocrnet quantize` (post-training) instead, or set model.quantize=false"
+            ]
+        )
+    if spec.model.quantize_model_path:
+        log.warning("model.quantize_model_path is ignored (the reference never reads it either)")
+    if spec.train.seed >= 0:
+        pl.seed_everything(spec.train.seed, workers=True)
+    else:
+        pl.seed_everything(random.randrange(2**31), workers=True)
+    charset = load_charset(spec.dataset.character_list_file)
+    model, arch = _initial_model(ctx, charset)
+    module = OCRNetLitModule(model, arch, spec.train.optim.model_dump(), use_ema=spec.train.model_ema)
+    data = OCRDataModule(spec, arch.charset)
+    callbacks = _callbacks(ctx)
+    trainer = pl.Trainer(callbacks=callbacks, logger=_loggers(ctx), **_trainer_kwargs(ctx))
+    trainer.fit(module, datamodule=data, ckpt_path=_resume_path(ctx))
+    best = callbacks[1].best
+    result: dict[str, Any] = {
+        "best_val_acc": best,
+        "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "best_model": str(ctx.results_dir / BEST_NAME),
+        "skipped_samples": data.filter_stats(),
+    }
+    ctx.status.write("RUNNING", "Training finished.", kpi={"val_acc": best} if best >= 0 else None)
+    return result
+
+
+main = cli_main("train", train)

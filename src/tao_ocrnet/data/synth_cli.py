@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`ocrnet synth` arguments and entry point, kept apart from the renderer so the CLI starts fast."""
+
+from __future__ import annotations
+
+import argparse
+
+from tao_ocrnet.data.charset import CHARSETS
+
+
+def add_synth_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Register `ocrnet synth` arguments on a (sub)parser."""
+    parser.add_argument("out", help="output folder (train/, test/, character_list, *.tar.gz)")
+    parser.add_argument("--num", type=int, required=True, help="number of training crops")
+    parser.add_argument("--num-test", type=int, default=None, help="number of test crops (default: num/5)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output)")
+    parser.add_argument(
+        "--charset",
+        default="alnum36",
+        help=f"one of {', '.join(CHARSETS)}, or the characters themselves (default alnum36)",
+    )
+    parser.add_argument("--fonts", default=None, help="folder of .ttf/.otf fonts (default: the system fonts)")
+    parser.add_argument("--fonts-split", action="store_true", help="disjoint fonts and words for test")
+    parser.add_argument("--height", type=int, default=32, help="crop height in pixels (default 32)")
+    parser.add_argument("--max-label-length", type=int, default=25)
+    parser.add_argument(
+        "--keep-case", action="store_true", help="labels keep the rendered case (default: lower-case labels)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset in OUT")
+    return parser
+
+
+def main_synth(args: argparse.Namespace) -> dict[str, object]:
+    """Run `ocrnet synth` from parsed arguments; returns the summary (the CLI prints it)."""
+    num_test = args.num_test if args.num_test is not None else max(1, args.num // 5)
+    from tao_ocrnet.data.synth import generate_dataset
+
+    summary = generate_dataset(
+        args.out,
+        args.num,
+        num_test,
+        seed=args.seed,
+        charset=args.charset,
+        fonts=args.fonts,
+        lowercase_labels=not getattr(args, "keep_case", False),
+        height=getattr(args, "height", 32),
+        fonts_split=getattr(args, "fonts_split", False),
+        max_label_length=getattr(args, "max_label_length", 25),
+        workers=getattr(args, "workers", 1),
+        overwrite=getattr(args, "overwrite", False),
+    )
+    return summary.to_dict()

@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Data-source rules: how a job's dataset roots become spec values (skill_info `data_sources`).
+
+A rule keeps the skill-bank shape `{source, path, runtime?, list?}` that existing consumers parse, and
+adds two keys for what that shape could not say (contract §11 #8):
+
+- `lmdb_from: job:dataset_convert.<split>`: the preferred value is the LMDB folder written by this run's
+  dataset_convert job on that split; `source`/`path` are that job's input and the raw-image alternative.
+- `raw_only: true`: a gt file that is set only when the paired folder holds raw images; with the LMDB
+  it stays "".
+
+The same rules render the SKILL.md table, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+SOURCES = ("train_datasets", "eval_dataset", "calibration_dataset", "inference_dataset")
+
+# Every source resolves: a missing root falls back along this chain (the first one set wins).
+SOURCE_FALLBACKS: dict[str, tuple[str, ...]] = {
+    "train_datasets": (),
+    "eval_dataset": ("train_datasets",),
+    "calibration_dataset": ("train_datasets",),
+    "inference_dataset": ("eval_dataset", "train_datasets"),
+}
+
+# Where an archive is unpacked and how: documented in skill_info so every runner does the same thing.
+EXTRACTION: dict[str, Any] = {
+    "dir": "<staging>/<source>/<archive name without .tar.gz/.tgz/.tar/.zip>",
+    "strip": "single_top_level_folder",
+    "strip_rule": "ignoring a leading ./, strip one leading folder only when every member sits under that "
+    "one folder; otherwise extract as is (never a blind --strip-components=1)",
+    "marker": ".extracted",
+    "gt_file": "read beside the archive at the rule's path (<split>/gt_new.txt under the root); if absent, "
+    "a gt_new.txt at the top of the extracted folder; image paths in it are relative to the extracted folder",
+    "archive_as_folder": "never pass an archive path where a folder is expected; extract it first",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Where one spec key's value comes from."""
+
+    source: str
+    path: str
+    extract: bool = False  # runtime: extracted_folder
+    is_list: bool = False  # the spec value is a YAML list
+    lmdb_from: str | None = None  # e.g. "job:dataset_convert.train"
+    raw_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown data source {self.source!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.source, "path": self.path}
+        if self.extract:
+            out["runtime"] = "extracted_folder"
+        if self.is_list:
+            out["list"] = True
+        if self.lmdb_from:
+            out["lmdb_from"] = self.lmdb_from
+        if self.raw_only:
+            out["raw_only"] = True
+        return out
+
+    def files_cell(self) -> str:
+        """The table's Files text. The archive/file path comes where tao-automl's row parser looks for it."""
+        if self.lmdb_from:
+            split = self.lmdb_from.rsplit(".", 1)[-1]
+            return f"dataset_convert {split} LMDB, else images extracted from {self.path}"
+        if self.extract:
+            return f"images extracted from {self.path}"
+        if self.raw_only:
+            return f"{self.path} when using raw images"
+        return self.path
+
+
+def rules_to_yaml(rules: dict[str, dict[str, Rule]]) -> dict[str, dict[str, dict[str, Any]]]:
+    return {action: {key: rule.to_dict() for key, rule in keys.items()} for action, keys in rules.items()}
+
+
+def table_rows(rules: dict[str, dict[str, Rule]], action_label: dict[str, str] | None = None) -> list[tuple[str, ...]]:
+    """(Action, Spec Key, Source, Files, List?) rows, one per action and spec key, in rule order."""
+    label = action_label or {}
+    return [
+        (label.get(action, action), key, rule.source, rule.files_cell(), "Yes" if rule.is_list else "No")
+        for action, keys in rules.items()
+        for key, rule in keys.items()
+    ]
+
+
+TABLE_HEADER = "| Action | Spec Key | Source | Files | List? |"
+
+
+def render_table(rows: list[tuple[str, ...]]) -> str:
+    lines = [TABLE_HEADER, "|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,3 @@
+# SPDX-License-Identifier: Apache-2.0
+from action_fixtures import trained_workspace  # noqa: F401
+from data_fixtures import charset_file, raw_set, synth_dataset, synth_lmdb  # noqa: F401
