@@ -232,6 +232,9 @@ def test_interrupted_training_resumes_without_losing_epochs(tmp_path):
     assert first.read_bytes() == first_bytes  # finished epochs are kept as they were
     log_text = (train_dir / "train.log").read_text()
     assert "resuming from" in log_text
+    # best_accuracy.pth holds the best validation of both runs, not a stale best from the checkpoint.
+    vals = [k["val_acc"] for k in kpis(train_dir / "status.json") if "val_acc" in k and "val_loss" in k]
+    assert torch.load(train_dir / "best_accuracy.pth", weights_only=True)["val_acc"] == max(vals)
 
 
 def test_quick_demo_runs_end_to_end(tmp_path, capsys):

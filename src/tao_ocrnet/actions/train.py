@@ -89,6 +89,12 @@ def _callbacks(ctx: RunContext):
             with (ctx.results_dir / "log_val.txt").open("a", encoding="utf-8") as fh:
                 fh.write("\n".join(lines) + "\n")
 
+        def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            # Periodic checkpoints are written at the end of an epoch's training, before its validation,
+            # so a resumed run may hold a stale `best`: best_accuracy.pth records the real one.
+            if trainer.ckpt_path and (ctx.results_dir / BEST_NAME).is_file():
+                self.best = max(self.best, recorded_val_acc(ctx.results_dir / BEST_NAME))
+
         def state_dict(self) -> dict[str, Any]:
             return {"best": self.best}
 
@@ -96,6 +102,16 @@ def _callbacks(ctx: RunContext):
             self.best = float(state_dict.get("best", -1.0))
 
     return [periodic, StatusAndBest()]
+
+
+def recorded_val_acc(path: Path) -> float:
+    """The val_acc stored in a best_accuracy.pth (-1 when absent or unreadable)."""
+    import torch
+
+    try:
+        return float(torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("val_acc", -1.0))
+    except Exception:
+        return -1.0
 
 
 def _initial_model(ctx: RunContext, charset: tuple[str, ...]):
@@ -111,6 +127,7 @@ def _initial_model(ctx: RunContext, charset: tuple[str, ...]):
             allow_pickle=ctx.allow_pickle,
             expected_charset=charset,
             key="model.pruned_graph_path",
+            allow_quantized=False,
         )
         if spec.train.pretrained_model_path:
             log.warning("train.pretrained_model_path is ignored when model.pruned_graph_path is set (retrain)")
