@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: Apache-2.0
+"""AutoML policy resolution: does this training request go through the tuner or train directly?
+
+A pure function of (explicit policy, the user's words, the skill's files). The policy is a workflow
+argument for one run: it is never written into a spec and never changes the skill's metadata
+(skill-bank contract §6).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+Policy = Literal["on", "off"]
+NOT_RUNNABLE = "AutoML is enabled but not runnable until schemas are generated"
+
+# Phrases that turn AutoML off for this run, and phrases that ask for tuning. Matched on
+# lower-cased text with quoted spans removed (a quoted phrase is mentioned, not meant).
+_AUTOML = r"(?:automl|auto-ml|auto ml|hpo)"
+_SEARCH = r"(?:hyper-?parameter|parameter) (?:search|sweep|tuning|optimi[sz]ation)"
+_WITHOUT = r"(?:no|skip(?:ping)?|without|w/o) (?:any |the )?"
+_OFF = (
+    rf"turn(?:ing)? off (?:the )?(?:{_AUTOML}|tuning)",
+    rf"(?:{_AUTOML}|tuning) off",
+    rf"disabl(?:e|ing) (?:the )?(?:{_AUTOML}|tuning|{_SEARCH})",
+    rf"{_WITHOUT}{_AUTOML}\b",
+    rf"{_WITHOUT}{_SEARCH}",
+    rf"{_WITHOUT}(?:tuning|sweeps?)\b",
+    r"plain (?:training|train|run)",
+    r"just (?:train|run)(?: it| the (?:model|training))?\b",
+    r"train (?:it )?directly",
+    r"(?:a )?single (?:training )?run",
+    r"(?:one|a single) plain run",
+)
+_ON = (
+    rf"turn(?:ing)? on (?:the )?(?:{_AUTOML}|tuning)",
+    rf"{_AUTOML} on\b",
+    rf"enabl(?:e|ing) (?:the )?(?:{_AUTOML}|tuning)",
+    rf"(?:use|using|run|with|via|through) (?:the )?{_AUTOML}\b",
+    _SEARCH,
+    r"\btune\b|\btuning\b|\bhpo\b|\bautoml\b",
+    r"(?:find|search for|pick) (?:the )?best (?:hyper-?parameters|learning rate|settings)",
+    r"optimi[sz]e (?:the )?(?:hyper-?parameters|learning rate)",
+    r"\bsweep\b",
+)
+# A negation shortly before a phrase flips it: "don't disable AutoML" is on, "don't tune" is off.
+_NEGATION = re.compile(
+    r"(?:\bdon'?t|\bdo not|\bdoes not|\bdoesn'?t|\bnever|\bnot|\bno need to|\bwithout needing to)"
+    r"(?: \w+){0,2} $"
+)
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|`[^`]*`|(?<!\w)'[^']*'(?!\w)")
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    policy: Policy  # the resolved per-run policy
+    route: Literal["automl", "direct"]  # where the train request goes
+    reason: str  # one sentence for the caller to show the user
+    source: Literal["explicit", "request", "default"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy, "route": self.route, "reason": self.reason, "source": self.source}
+
+
+def normalise_policy(value: str | bool | None) -> Policy | None:
+    """'on'/'off'; the legacy 'auto' (TAO 7.0.0) means on; None means not given."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    text = str(value).strip().lower()
+    if text in ("on", "auto", "true", "yes", "enabled"):
+        return "on"
+    if text in ("off", "false", "no", "disabled"):
+        return "off"
+    raise ValueError(f"automl_policy must be on or off (auto is accepted as on), not {value!r}")
+
+
+def _mentions(text: str) -> list[tuple[int, Policy]]:
+    """(position, polarity) of every policy phrase in `text`, negations applied."""
+    found: dict[int, tuple[int, Policy]] = {}
+    for patterns, polarity in ((_OFF, "off"), (_ON, "on")):
+        for pattern in patterns:
+            for m in re.finditer(pattern, text):
+                # An off-phrase wins over an on-phrase covering the same words ("disable automl").
+                if any(s <= m.start() < e for s, (e, p) in found.items() if p != polarity):
+                    continue
+                found.setdefault(m.start(), (m.end(), polarity))
+    out: list[tuple[int, Policy]] = []
+    previous_end = 0
+    for start, (end, polarity) in sorted(found.items()):
+        if start < previous_end:
+            continue  # nested in the phrase before ("use automl" holds "automl")
+        # A negation applies to the next phrase only, never across another phrase.
+        if _NEGATION.search(text[max(previous_end, start - 40) : start]):
+            polarity = "on" if polarity == "off" else "off"
+        out.append((start, polarity))
+        previous_end = max(previous_end, end)
+    return out
+
+
+def policy_from_request(request: str | None) -> Policy | None:
+    """The policy the user's words ask for, or None when they say nothing about it.
+
+    When the request says both, the last statement wins ("tune it... actually, just train it").
+    """
+    if not request:
+        return None
+    text = _QUOTED.sub(" ", request.lower().replace("’", "'"))
+    text = re.sub(r"[^\w'\-/]+", " ", text).strip() + " "
+    mentions = _mentions(text)
+    return mentions[-1][1] if mentions else None
+
+
+def automl_runnable(skill_dir: Path) -> bool:
+    """The train schema and template both exist and parse (contract §6 conditions 3 and 4)."""
+    try:
+        json.loads((skill_dir / "schemas" / "train.schema.json").read_text(encoding="utf-8"))
+        template = yaml.safe_load((skill_dir / "references" / "spec_template_train.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    return isinstance(template, dict)
+
+
+def resolve_policy(
+    action: str,
+    explicit: str | bool | None,
+    request: str | None,
+    automl_enabled: bool,
+    skill_dir: Path,
+) -> PolicyDecision:
+    """Decide how to run one request. An explicit value beats the wording; the default is on."""
+    given = normalise_policy(explicit)
+    worded = policy_from_request(request)
+    if given is not None:
+        policy, source = given, "explicit"
+    elif worded is not None:
+        policy, source = worded, "request"
+    else:
+        policy, source = "on", "default"
+    why = {
+        "explicit": f"automl_policy={policy} was given",
+        "request": f"the request asks for AutoML {policy}",
+        "default": "no AutoML preference was stated (the default is on)",
+    }[source]
+    if action not in ("train", "retrain"):
+        return PolicyDecision(policy, "direct", f"{action} is never routed to AutoML", source)
+    if policy == "off":
+        return PolicyDecision(policy, "direct", f"{why}: training directly, for this run only", source)
+    if not automl_enabled:
+        return PolicyDecision(policy, "direct", f"{why}, but this skill has automl_enabled: false", source)
+    if not automl_runnable(skill_dir):
+        return PolicyDecision(policy, "direct", f"{NOT_RUNNABLE}; training directly", source)
+    return PolicyDecision(policy, "automl", f"{why}: routing training through AutoML", source)
