@@ -94,6 +94,49 @@ def quiet() -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
+class SpeedProbe:
+    """Times a fixed torch workload now and then, to flag runs where the machine's speed changed.
+
+    The benchmarks compare variants side by side, which cancels steady background load; but when
+    other work starts and stops mid-run (e.g. other VMs on the host: this shows up as our own CPU
+    time inside the guest) single figures swing by 10x and more. A spread above `limit` says so.
+    """
+
+    def __init__(self, limit: float = 1.5) -> None:
+        self.limit = limit
+        self.samples: list[float] = []
+
+    def sample(self) -> float:
+        import torch
+
+        a = torch.ones(384, 384)
+        started = time.perf_counter()
+        for _ in range(12):
+            a = torch.mm(a, a).clamp_(-1.0, 1.0)
+        ms = (time.perf_counter() - started) * 1e3
+        self.samples.append(ms)
+        return ms
+
+    def report(self) -> None:
+        if len(self.samples) < 2:
+            return
+        lo, hi = min(self.samples), max(self.samples)
+        spread = hi / lo
+        line = (
+            f"machine speed probe: {len(self.samples)} samples, {lo:.1f}-{hi:.1f} ms (median "
+            f"{median(self.samples):.1f} ms), spread {spread:.2f}x"
+        )
+        if spread > self.limit:
+            line += (
+                f" > {self.limit:g}x: the machine's speed changed during the run (other load); single figures are "
+                "unreliable, side-by-side ratios less so; rerun when the machine is quiet"
+            )
+            print("WARNING: " + line)
+        else:
+            print(line)
+        sys.stdout.flush()
+
+
 def synth(out: Path, num_train: int, num_test: int, seed: int = 0, *, fonts_split: bool = False) -> Any:
     """`generate_dataset` with its progress bars silenced (2 worker processes: the machine's cores)."""
     from tao_ocrnet.data.synth import generate_dataset

@@ -29,6 +29,7 @@ from typing import Any
 import _common as C
 
 TARGET = 5.0
+PROBE = C.SpeedProbe()
 DEMO_WORKERS = 1  # `ocrnet demo` trains with dataset.workers = 1 (actions/demo.py)
 PREFETCH = 2  # DataLoader's default prefetch_factor
 
@@ -155,13 +156,13 @@ def breakdown(dm: Any, samples: int, batch: int) -> list[list[Any]] | None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a smaller LMDB, one round (~30 s)")
+    p.add_argument("--quick", action="store_true", help="a smaller LMDB, fewer rounds (~30 s)")
     p.add_argument("--num-images", type=int, default=None, help="images in the LMDB (default 3000, quick 600)")
     p.add_argument("--batch", type=int, default=64, help="batch size (64, as the demo)")
     p.add_argument("--workers", default="0,1,2", help="comma list of loader worker counts")
     p.add_argument("--timed-batches", type=int, default=None, help="batches timed per loader run (24; quick 8)")
-    p.add_argument("--train-steps", type=int, default=None, help="training steps timed per run (5; quick 2)")
-    p.add_argument("--rounds", type=int, default=None, help="alternating rounds (3; quick 1)")
+    p.add_argument("--train-steps", type=int, default=None, help="training steps timed per run (8; quick 3)")
+    p.add_argument("--rounds", type=int, default=None, help="alternating rounds (5; quick 3)")
     p.add_argument("--aug-prob", type=float, default=0.0, help="dataset.augmentation.aug_prob (0 = the demo's)")
     p.add_argument("--no-e2e", action="store_true", help="skip training fed by the real loader")
     p.add_argument("--target", type=float, default=TARGET, help="loader / training throughput target")
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in {"num_images": 600 if q else 3000, "timed_batches": 8 if q else 24}.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    for key, value in {"train_steps": 2 if q else 5, "rounds": 1 if q else 3}.items():
+    for key, value in {"train_steps": 3 if q else 8, "rounds": 3 if q else 5}.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
     workers = sorted({int(w) for w in args.workers.split(",") if w.strip()})
@@ -191,55 +192,61 @@ def main(argv: list[str] | None = None) -> int:
         e2e_dm = None if args.no_e2e else make_datamodule(lmdb_dir, charlist, args.batch, DEMO_WORKERS, args.aug_prob)
 
         results: dict[str, list[float]] = {}
+        ratios: dict[str, list[float]] = {}
         variants = ["train (in-memory)", *[f"loader w={w}" for w in workers]]
         if e2e_dm is not None:
             variants.append(f"train (real loader, w={DEMO_WORKERS})")
         for r in range(args.rounds):
+            PROBE.sample()
             order = variants if r % 2 == 0 else variants[::-1]
-            line = []
+            got = {}
             for v in order:
                 if v == "train (in-memory)":
-                    rate = train_rate(model0, arch, itertools.cycle(memory), args.train_steps)
+                    got[v] = train_rate(model0, arch, itertools.cycle(memory), args.train_steps)
                 elif v.startswith("train (real loader"):
                     loader = e2e_dm.train_dataloader()
                     batches = endless(loader)
-                    rate = train_rate(model0, arch, batches, args.train_steps)
+                    got[v] = train_rate(model0, arch, batches, args.train_steps)
                     batches.close()
                     del loader
                 else:
                     w = int(v.split("=")[1])
-                    rate = loader_rate(dms[w], w, args.timed_batches)
-                results.setdefault(v, []).append(rate)
-                line.append(f"{v} {rate:.0f}")
-            print(f"  round {r + 1}/{args.rounds}: " + ", ".join(line) + " (img/s)")
+                    got[v] = loader_rate(dms[w], w, args.timed_batches)
+            for v in variants:
+                results.setdefault(v, []).append(got[v])
+                ratios.setdefault(v, []).append(got[v] / got["train (in-memory)"])
+            print(f"  round {r + 1}/{args.rounds}: " + ", ".join(f"{v} {got[v]:.0f}" for v in order) + " (img/s)")
             sys.stdout.flush()
 
-        train = C.median(results["train (in-memory)"])
         print()
         rows = []
         for v in variants:
-            rate = C.median(results[v])
-            rows.append([v, rate, rate / train, " ".join(f"{x:.0f}" for x in results[v])])
-        C.table(["variant", "img/s (median)", "x training", "per round"], rows)
+            rows.append([v, C.median(results[v]), C.median(ratios[v]), " ".join(f"{x:.0f}" for x in results[v])])
+        C.table(["variant", "img/s (median)", "x training (median of rounds)", "per round img/s"], rows)
 
         bd = breakdown(dms[workers[0]], 256 if q else 1024, args.batch)
         if bd:
             print()
-            print("where a loader worker's time goes (main process, train transform, aug_prob "
-                  f"{args.aug_prob:g}):")
+            print(f"where a loader worker's time goes (main process, train transform, aug_prob {args.aug_prob:g}):")
             C.table(["stage", "us / sample", "samples/s if alone"], bd)
 
+    PROBE.sample()
     print()
-    loader_rates = {w: C.median(results[f"loader w={w}"]) for w in workers}
-    if DEMO_WORKERS in loader_rates:
-        C.verdict(f"loader with workers={DEMO_WORKERS} (the demo's) / training", loader_rates[DEMO_WORKERS] / train,
-                  args.target)
-    best = max(loader_rates, key=loader_rates.get)
-    C.verdict(f"loader with workers={best} (best) / training", loader_rates[best] / train, args.target)
+    PROBE.report()
+    print()
+    loader_ratio = {w: C.median(ratios[f"loader w={w}"]) for w in workers}
+    if DEMO_WORKERS in loader_ratio:
+        C.verdict(
+            f"loader with workers={DEMO_WORKERS} (the demo's) / training", loader_ratio[DEMO_WORKERS], args.target
+        )
+    best = max(loader_ratio, key=loader_ratio.get)
+    C.verdict(f"loader with workers={best} (best) / training", loader_ratio[best], args.target)
     e2e = f"train (real loader, w={DEMO_WORKERS})"
-    if e2e in results:
-        print(f"info: training fed by the real loader runs at {C.median(results[e2e]) / train:.3f}x the "
-              "in-memory rate (loader and model share the cores)")
+    if e2e in ratios:
+        print(
+            f"info: training fed by the real loader runs at {C.median(ratios[e2e]):.3f}x the in-memory rate "
+            "(loader workers and the model share the cores)"
+        )
     print(f"total time {time.monotonic() - started:.0f} s")
     return 0
 

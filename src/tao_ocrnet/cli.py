@@ -23,6 +23,16 @@ SPEC_ACTIONS: dict[str, str] = {
     "train": "tao_ocrnet.actions.train:main",
     "evaluate": "tao_ocrnet.actions.evaluate:main",
     "inference": "tao_ocrnet.actions.inference:main",
+    "export": "tao_ocrnet.actions.export:main",
+    "prune": "tao_ocrnet.actions.prune:main",
+    "quantize": "tao_ocrnet.actions.quantize:main",
+    "gen_trt_engine": "tao_ocrnet.actions.gen_trt_engine:main",
+}
+
+# `ocrnet deploy <name>`: the skill's deploy actions (TensorRT engine, or ONNX file on ONNX Runtime).
+DEPLOY_COMMANDS: dict[str, str] = {
+    "evaluate": "tao_ocrnet.actions.deploy:evaluate_main",
+    "inference": "tao_ocrnet.actions.deploy:inference_main",
 }
 
 
@@ -51,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
         p.set_defaults(handler=_run_action, action=action)
+
+    deploy = sub.add_parser("deploy", help="evaluate or run a TensorRT engine (or an ONNX file on ONNX Runtime)")
+    deploy_sub = deploy.add_subparsers(dest="deploy_command", required=True)
+    for name, target in DEPLOY_COMMANDS.items():
+        p = deploy_sub.add_parser(name, help=f"deploy {name} from a spec (evaluate.trt_engine / inference.trt_engine)")
+        _add_spec_args(p)
+        p.set_defaults(handler=lambda a, target=target: _load(target)(a))
 
     spec = sub.add_parser("spec", help="show, validate or render an action's spec")
     spec_sub = spec.add_subparsers(dest="spec_command", required=True)
@@ -83,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="demo_run", help="working folder")
     p.add_argument("--quick", action="store_true", help="a much shorter run (for CI)")
     p.set_defaults(handler=lambda a: _load("tao_ocrnet.actions.demo:main")(a))
+
+    _load("tao_ocrnet.skill.jobs.cli:add_parser")(sub)  # `ocrnet jobs ...`
+    _load("tao_ocrnet.automl.cli:add_parser")(sub)  # `ocrnet automl ...`
+    _load("tao_ocrnet.mcp.cli:add_parser")(sub)  # `ocrnet mcp ...`
     return parser
 
 

@@ -23,3 +23,7 @@ class DataError(UserError):
 
 class ModelFileError(UserError):
     """A checkpoint, ONNX file or engine is missing, mismatched or not a model."""
+
+
+class DependencyError(UserError):
+    """A package or device the request needs (tensorrt, a GPU, nvidia-modelopt) is not available here."""

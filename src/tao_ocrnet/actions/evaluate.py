@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tao_ocrnet.actions.common import RunContext, cli_main
-from tao_ocrnet.actions.recognize import load_checkpoint, log_skipped, recognize, section_device, torch_predictor
+from tao_ocrnet.actions.recognize import load_predictor, log_skipped, recognize
 from tao_ocrnet.actions.reporting import Score, write_evaluation
 
 
@@ -49,8 +49,7 @@ def score_labelled(
 
 def evaluate(ctx: RunContext) -> dict[str, Any]:
     e = ctx.spec.evaluate
-    model, arch = load_checkpoint(ctx, e.checkpoint, "evaluate.checkpoint")
-    predictor = torch_predictor(model, section_device(ctx, "evaluate"))
+    predictor, arch = load_predictor(ctx, e.checkpoint, "evaluate.checkpoint", "evaluate")
     return score_labelled(
         ctx,
         predictor,

@@ -7,7 +7,7 @@ from typing import Any
 
 from tao_ocrnet.actions.common import RunContext, cli_main
 from tao_ocrnet.actions.evaluate import spec_for_arch
-from tao_ocrnet.actions.recognize import load_checkpoint, recognize, section_device, torch_predictor
+from tao_ocrnet.actions.recognize import load_predictor, recognize
 from tao_ocrnet.actions.reporting import Prediction, write_inference
 
 
@@ -37,8 +37,7 @@ def read_folder(
 
 def inference(ctx: RunContext) -> dict[str, Any]:
     cfg = ctx.spec.inference
-    model, arch = load_checkpoint(ctx, cfg.checkpoint, "inference.checkpoint")
-    predictor = torch_predictor(model, section_device(ctx, "inference"))
+    predictor, arch = load_predictor(ctx, cfg.checkpoint, "inference.checkpoint", "inference")
     return read_folder(
         ctx, predictor, arch, cfg.inference_dataset_dir, cfg.batch_size, "inference.inference_dataset_dir"
     )

@@ -64,6 +64,28 @@ def load_checkpoint(ctx: RunContext, path: str, key: str):
     return model, arch
 
 
+def load_predictor(ctx: RunContext, path: str, key: str, section: str) -> tuple[Predictor, Any]:
+    """(Predictor, arch) for evaluate/inference: PyTorch model files (float, pruned or quantized), or an
+    `.onnx` file (e.g. from `quantize.backend=onnxruntime`) run in ONNX Runtime with the same decoding."""
+    from tao_ocrnet.deploy.backends import kind_of
+
+    kind = kind_of(path)
+    if kind == "tensorrt":
+        from tao_ocrnet.errors import ModelFileError
+
+        raise ModelFileError(
+            f"`{key}` is a TensorRT engine; run it with `ocrnet deploy {section}` ({section}.trt_engine)"
+        )
+    if kind == "onnx":
+        from tao_ocrnet.deploy.backends import open_backend
+
+        backend = open_backend(ctx.spec, path, key, getattr(ctx.spec, section).batch_size, section)
+        log.info("%s: running %s with ONNX Runtime", key, path)
+        return backend.predictor, backend.arch
+    model, arch = load_checkpoint(ctx, path, key)
+    return torch_predictor(model, section_device(ctx, section)), arch
+
+
 def section_device(ctx: RunContext, section: str) -> str:
     cfg = getattr(ctx.spec, section)
     return select_device(cfg.num_gpus, cfg.gpu_ids, f"{section}.num_gpus")

@@ -131,7 +131,8 @@ def _initial_model(ctx: RunContext, charset: tuple[str, ...]):
         )
         if spec.train.pretrained_model_path:
             log.warning("train.pretrained_model_path is ignored when model.pruned_graph_path is set (retrain)")
-        return model, arch
+        # The loader returns eval mode; Lightning keeps submodule modes, so BN would stay frozen in retrain.
+        return model.train(), arch
     arch = ModelArch.from_spec(spec.model, charset, spec.dataset.max_label_length)
     model = build_model(arch)
     if spec.train.pretrained_model_path:

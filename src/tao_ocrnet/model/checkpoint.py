@@ -123,6 +123,15 @@ def read_model_file(path: str | os.PathLike[str], allow_pickle: bool = False, ma
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for bad files; classify below
         weights_only_error = exc
+    if "GLOBAL torchao." in str(weights_only_error):
+        # A torchao-quantized file: importing torchao registers its tensor types as weights-only safe.
+        from tao_ocrnet.model.quantized import import_torchao
+
+        import_torchao()
+        try:
+            return torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as exc:
+            weights_only_error = exc
     if not _looks_pickled(path):
         raise ModelFileError(
             f"{path} is not a model file (not a PyTorch checkpoint): {_first_line(weights_only_error)}"
@@ -265,6 +274,7 @@ def load_model_file(
     expected_charset: Iterable[str] | None = None,
     use_ema: bool = False,
     key: str | None = None,
+    allow_quantized: bool = True,
 ) -> tuple[OCRNet, ModelArch, dict[str, Any]]:
     """Load any supported model file into a new OCRNet (eval mode, on CPU).
 
@@ -274,10 +284,12 @@ def load_model_file(
     * Pruned widths come from the state_dict shapes.
     * `expected_charset` (the spec's character list) must match the stored one.
     * `key` (e.g. "evaluate.checkpoint") prefixes every error, so the user knows which setting to fix.
+    * Quantized files (`quantization` entry, from `ocrnet quantize`) are rebuilt quantized; with
+      `allow_quantized=False` (training, pruning) they are refused.
     Returns (model, arch, raw), raw being the loaded dict ({"whole_model": module} for a bare module).
     """
     try:
-        return _load_model_file(path, allow_pickle, map_location, arch, expected_charset, use_ema)
+        return _load_model_file(path, allow_pickle, map_location, arch, expected_charset, use_ema, allow_quantized)
     except ModelFileError as exc:
         if key is None:
             raise
@@ -291,8 +303,15 @@ def _load_model_file(
     arch: ModelArch | None,
     expected_charset: Iterable[str] | None,
     use_ema: bool,
+    allow_quantized: bool = True,
 ) -> tuple[OCRNet, ModelArch, dict[str, Any]]:
     state_dict, stored_arch, raw = load_state_dict_file(path, allow_pickle, map_location, use_ema)
+    quantized = isinstance(raw, Mapping) and isinstance(raw.get("quantization"), Mapping)
+    if quantized and not allow_quantized:
+        raise ModelFileError(
+            f"{path} is a quantized model ({raw['quantization'].get('backend')}); train and prune need the float "
+            "model it was quantized from"
+        )
     if stored_arch is not None:
         try:
             model_arch = ModelArch.from_dict(stored_arch)
@@ -314,7 +333,12 @@ def _load_model_file(
             "set dataset.character_list_file to the list used for training"
         )
     try:
-        model = build_model(model_arch, state_dict)
+        if quantized:
+            from tao_ocrnet.model.quantized import rebuild_quantized
+
+            model = rebuild_quantized(model_arch, state_dict, raw)
+        else:
+            model = build_model(model_arch, state_dict)
     except (RuntimeError, KeyError, ValueError) as exc:
         raise ModelFileError(
             f"{path}: the weights do not fit the architecture ({model_arch.backbone}, "

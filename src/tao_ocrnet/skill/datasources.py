@@ -67,6 +67,18 @@ class Rule:
             out["raw_only"] = True
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rule:
+        """The inverse of `to_dict`: how consumers (the job layer) read a skill_info rule back."""
+        return cls(
+            source=data["source"],
+            path=data["path"],
+            extract=data.get("runtime") == "extracted_folder",
+            is_list=bool(data.get("list", False)),
+            lmdb_from=data.get("lmdb_from"),
+            raw_only=bool(data.get("raw_only", False)),
+        )
+
     def files_cell(self) -> str:
         """The table's Files text. The archive/file path comes where tao-automl's row parser looks for it."""
         if self.lmdb_from:

@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tao_ocrnet.config.actions import SCHEMA_ACTIONS
+from tao_ocrnet.mcp.artifacts import plugin_files, tool_files
 from tao_ocrnet.skill import metadata as md
 from tao_ocrnet.skill.deploy_md import render_deploy_md
 from tao_ocrnet.skill.evals import evals_json
+from tao_ocrnet.skill.jobs_md import JOBS_MD, render_jobs_md
 from tao_ocrnet.skill.json_schema import SCHEMA_DIR, json_schema, schema_names
 from tao_ocrnet.skill.layout import REPO, Layout
 from tao_ocrnet.skill.paths import skill_root
 from tao_ocrnet.skill.render import GENERATED_BY, dump_json, dump_yaml
+from tao_ocrnet.skill.runners import RUNNER_DIR, runner_files
 from tao_ocrnet.skill.skill_md import render_skill_md
 from tao_ocrnet.skill.tao_schema import manifest, schema_path, tao_schema
 from tao_ocrnet.skill.templates import DEPLOY_TEMPLATE_NAME, template_yaml
@@ -73,6 +76,14 @@ def _evals(_: Layout) -> dict[str, str]:
     return {"evals/evals.json": dump_json(evals_json())}
 
 
+def _runners(_: Layout) -> dict[str, str]:
+    return runner_files()
+
+
+def _jobs_guide(_: Layout) -> dict[str, str]:
+    return {JOBS_MD: render_jobs_md()}
+
+
 REGISTRY: tuple[Artifact, ...] = (
     Artifact("SKILL.md", _skill_md),
     Artifact("metadata", _metadata, owns=(md.REFERENCES,)),
@@ -80,6 +91,10 @@ REGISTRY: tuple[Artifact, ...] = (
     Artifact("TAO schemas", _tao_schemas, owns=("schemas",)),
     Artifact("JSON Schema 2020-12", _json_schemas, owns=(SCHEMA_DIR,)),
     Artifact("evals", _evals, owns=("evals",)),
+    Artifact("runners", _runners, owns=(RUNNER_DIR,)),
+    Artifact("jobs guide", _jobs_guide, owns=(md.REFERENCES,)),
+    Artifact("MCP tools and guide", tool_files, owns=("schemas/mcp",)),
+    Artifact("plugin manifests", plugin_files),
 )
 
 

@@ -377,6 +377,8 @@ def deploy_notes() -> list[str]:
         f"gen_trt_engine.tensorrt.calibration.cal_image_dir is always a list of folders "
         f"(default {cal.default['cal_image_dir']!r}).",
         "TensorRT evaluate and inference read raw images with a gt file, not the LMDB from dataset_convert.",
+        "Without a GPU, point evaluate.trt_engine / inference.trt_engine at the exported .onnx (with its .json "
+        "sidecar): `ocrnet deploy evaluate|inference` then run it on ONNX Runtime with the same outputs.",
     ]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from tao_ocrnet.config.actions import SCHEMA_ACTIONS
 from tao_ocrnet.config.shorthand import TRAIN_SHORTHAND
+from tao_ocrnet.mcp.constants import GUIDE_MD
 from tao_ocrnet.skill import metadata as md
 from tao_ocrnet.skill.datasources import render_table, table_rows
 from tao_ocrnet.skill.layout import Layout
@@ -347,6 +348,25 @@ def _cpu() -> str:
     )
 
 
+def _jobs() -> str:
+    return (
+        "## Jobs\n\n"
+        "`ocrnet jobs submit ACTION --train-dataset URI [--eval-dataset URI] [--parent-job ID] [--dry-run] "
+        "[--wait] [key=value ...]` builds the spec (template → data sources → spec_params → overrides → "
+        "validation), records the job and runs it detached; `ocrnet jobs list|status|logs|cancel|results` track "
+        "it. Roots: a path, `file://`, `s3://` or `job:<dataset_convert job>`. See `references/ocrnet-jobs.md`."
+    )
+
+
+def _mcp() -> str:
+    # Kept short (SKILL.md stays under 20,000 characters): the detail is in the generated MCP guide.
+    return (
+        "## MCP Server\n\n"
+        "`ocrnet mcp [--workspace DIR]` serves each action as tool `ocrnet_<action>`, plus `ocrnet_job_*` and "
+        f"`ocrnet_describe_action`; see `{GUIDE_MD}`."
+    )
+
+
 def _differences() -> str:
     return (
         "## Differences from the reference\n\n"
@@ -401,6 +421,8 @@ def render_body(layout: Layout) -> str:
         _deployment(),
         _automl(),
         _cpu(),
+        _jobs(),
+        _mcp(),
         _differences(),
     ]
     return "\n\n".join(sections) + "\n"

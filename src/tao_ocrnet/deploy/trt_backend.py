@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: Apache-2.0
+"""TensorRT runtime: a serialized engine as a Predictor (needs tensorrt and a CUDA GPU).
+
+Every image is used (reference bug #22): a last batch smaller than the profile minimum is padded
+with copies of its last image and the padding rows are dropped from the outputs. Buffers are torch
+CUDA tensors, so no pycuda is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tao_ocrnet.deploy.sidecar import INPUT_NAME, OUTPUT_NAMES, Sidecar
+from tao_ocrnet.deploy.trt_engine import require_tensorrt
+from tao_ocrnet.errors import ModelFileError
+
+log = logging.getLogger(__name__)
+
+
+def _torch_dtype(trt: Any, dtype: Any) -> Any:
+    import torch
+
+    return {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32}[dtype]
+
+
+def trt_predictor(path: Path, key: str, sidecar: Sidecar):
+    trt = require_tensorrt()
+    import torch
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    engine = trt.Runtime(logger).deserialize_cuda_engine(path.read_bytes())
+    if engine is None:
+        raise ModelFileError(
+            f"`{key}`: {path} is not a TensorRT engine for this TensorRT version and GPU; "
+            "rebuild it with gen_trt_engine"
+        )
+    context = engine.create_execution_context()
+    min_shape, _, max_shape = engine.get_tensor_profile_shape(INPUT_NAME, 0)
+    lo, hi = int(min_shape[0]), int(max_shape[0])
+    device = torch.device("cuda")
+    stream = torch.cuda.Stream()
+
+    def predict(images: Any) -> tuple[np.ndarray, np.ndarray]:
+        batch = torch.as_tensor(np.asarray(images, dtype=np.float32))
+        n = batch.shape[0]
+        if n > hi:
+            raise ModelFileError(f"`{key}`: a batch of {n} exceeds the engine profile (max {hi})")
+        if n < lo:  # pad to the profile minimum with copies of the last image
+            batch = torch.cat([batch, batch[-1:].expand(lo - n, *batch.shape[1:])], 0)
+        feed = batch.to(device).contiguous()
+        context.set_input_shape(INPUT_NAME, tuple(feed.shape))
+        context.set_tensor_address(INPUT_NAME, feed.data_ptr())
+        outputs = {}
+        for name in OUTPUT_NAMES:
+            shape = tuple(context.get_tensor_shape(name))
+            outputs[name] = torch.empty(shape, dtype=_torch_dtype(trt, engine.get_tensor_dtype(name)), device=device)
+            context.set_tensor_address(name, outputs[name].data_ptr())
+        context.execute_async_v3(stream.cuda_stream)
+        stream.synchronize()
+        ids = outputs["output_id"][:n].cpu().numpy()
+        probs = outputs["output_prob"][:n].float().cpu().numpy()
+        return ids, probs
+
+    log.info("TensorRT engine %s: profile batch %d..%d", path, lo, hi)
+    return predict

@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`ocrnet mcp [--http HOST:PORT] [--workspace DIR ...]`: serve the tools over stdio (default) or HTTP.
+
+This module only builds the parser; the SDK is imported when the command runs, so other `ocrnet` commands
+do not pay for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from tao_ocrnet.mcp import constants as C
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "mcp",
+        help="serve every OCRNet action as an MCP tool (stdio by default)",
+        description="Serve the OCRNet actions, job tools and skill files over MCP. Logs go to stderr; over "
+        "stdio, stdout carries only protocol messages.",
+    )
+    p.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help=f"serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (binding beyond loopback needs "
+        f"${C.TOKEN_ENV})",
+    )
+    p.add_argument(
+        "--workspace",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help=f"a folder tool paths may use (repeatable; default ${C.WORKSPACE_ENV}, else the current folder)",
+    )
+    p.add_argument("--skill-root", metavar="DIR", help="the skill's folder (default: this checkout)")
+    p.set_defaults(handler=main)
+
+
+def workspace_dirs(given: list[str]) -> list[str]:
+    if given:
+        return given
+    env = [d for d in os.environ.get(C.WORKSPACE_ENV, "").split(os.pathsep) if d.strip()]
+    return env or [os.getcwd()]
+
+
+def main(args: argparse.Namespace) -> int:
+    import anyio
+
+    from tao_ocrnet.mcp.runtime import Runtime
+    from tao_ocrnet.skill.paths import skill_root
+
+    if not args.verbose:
+        # The SDK logs every request at INFO; on stderr that is noise and costs time per call.
+        logging.getLogger("mcp").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    http = None
+    if args.http:
+        from tao_ocrnet.mcp.http import check_http
+
+        http = check_http(args.http)
+    root = Path(args.skill_root).resolve() if args.skill_root else skill_root()
+    runtime = Runtime.load(root, workspace_dirs(args.workspace))
+    logging.getLogger("tao_ocrnet.mcp").info("workspace roots: %s", runtime.workspace.describe())
+    if http is not None:
+        from tao_ocrnet.mcp.http import serve_http
+
+        serve_http(runtime, *http)
+        return 0
+    from tao_ocrnet.mcp.server import serve_stdio
+
+    anyio.run(serve_stdio, runtime)
+    return 0

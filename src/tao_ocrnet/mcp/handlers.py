@@ -1,0 +1,354 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tool handlers: each takes a validated `ToolCall` and returns the structured result (a JSON object).
+
+User-fixable problems raise `UserError` (a `ToolError` or the jobs layer's own); the server turns them into
+isError results. Blocking work (spec resolution, file reads, cancel grace periods) runs in a worker thread
+so one slow call never stalls the others.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+
+from tao_ocrnet.mcp import constants as C
+from tao_ocrnet.mcp.errors import ToolError
+from tao_ocrnet.mcp.runtime import ToolCall
+from tao_ocrnet.mcp.validation import problem_text
+from tao_ocrnet.mcp.workspace import WorkspaceError
+
+POLL_SECONDS = 0.5
+TRAIN_LIKE = ("train", "retrain")
+
+
+def _yaml_value(value: Any) -> str:
+    """A JSON value as override text the spec loader parses back to the same value."""
+    import yaml
+
+    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30, allow_unicode=True)
+    text = text.removesuffix("\n...\n").removesuffix("\n")
+    if yaml.safe_load(text) != value:  # never hand the loader a value it would read differently
+        raise ToolError(f"the value {value!r} cannot be passed as a spec override")
+    return text
+
+
+def _mask(text: str) -> str:
+    from tao_ocrnet.skill.jobs.redact import redact
+
+    return "\n".join(redact(line)[0] for line in text.split("\n"))
+
+
+async def _run(fn: Any, *args: Any) -> Any:
+    return await anyio.to_thread.run_sync(fn, *args)
+
+
+# --- action tools ------------------------------------------------------------------------------
+
+
+def _confine_values(call: ToolCall, values: dict[str, Any], problems: list[str]) -> None:
+    """Replace every path-valued spec value by its confined, resolved path (in place)."""
+    ws = call.runtime.workspace
+    for dotted in call.binding["path_keys"]:
+        if dotted not in values:
+            continue
+        value = values[dotted]
+        items = value if isinstance(value, list) else [value]
+        out = []
+        for i, item in enumerate(items):
+            where = f"spec_overrides.{dotted}" + (f"[{i}]" if isinstance(value, list) else "")
+            if not isinstance(item, str) or item in ("", "???"):
+                out.append(item)
+                continue
+            try:
+                out.append(ws.confine(item, where))
+            except WorkspaceError as exc:
+                problems.append(str(exc))
+        values[dotted] = out if isinstance(value, list) else (out[0] if out else value)
+
+
+def _roots(call: ToolCall, problems: list[str]) -> dict[str, Any]:
+    ws = call.runtime.workspace
+    roots: dict[str, Any] = {}
+    for source in call.binding["sources"]:
+        value = call.args.get(source)
+        items = value if isinstance(value, list) else [value]
+        confined = []
+        for i, uri in enumerate(items):
+            if not isinstance(uri, str):
+                continue  # absent or mistyped: the argument schema reports it
+            try:
+                confined.append(ws.confine_uri(uri, f"{source}[{i}]" if isinstance(value, list) else source))
+            except WorkspaceError as exc:
+                problems.append(str(exc))
+        if confined:
+            roots[source] = tuple(confined) if isinstance(value, list) else confined[0]
+    return roots
+
+
+def _collect(call: ToolCall) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """(spec values by dotted key, confined dataset roots, problems) of an action call.
+
+    Tolerant of mistyped arguments (the argument schema reports those), so that one reply can name every
+    problem of a call at once.
+    """
+    args, binding = call.args, call.binding
+    fixed = {dotted: (arg, args[arg]) for arg, dotted in binding["popular"].items() if arg in args}
+    overrides = args.get("spec_overrides")
+    spec = call.runtime.specs[binding["schema"]]
+    flat, problems = spec.check(overrides if isinstance(overrides, dict) else {}, binding["aliases"], fixed)
+    values = {dotted: value for dotted, (_, value) in fixed.items()}
+    values.update(flat)
+    _confine_values(call, values, problems)
+    roots = _roots(call, problems)
+    return values, roots, problems
+
+
+def precheck(call: ToolCall) -> list[str]:
+    """The spec and path problems of a call whose arguments already failed the schema (reported together)."""
+    return _collect(call)[2]
+
+
+def build_request(call: ToolCall) -> Any:
+    """The JobRequest for an action call; every problem (spec keys, values, paths) reported at once."""
+    from tao_ocrnet.skill.inputs import DataRoots
+    from tao_ocrnet.skill.resolve import JobRequest
+
+    values, roots, problems = _collect(call)
+    if problems:
+        raise ToolError(problem_text(call.name, problems, "ocrnet_describe_action lists every field."))
+    args = call.args
+    return JobRequest(
+        action=call.binding["action"],
+        roots=DataRoots(
+            train_datasets=tuple(roots.get("train_datasets", ())),
+            eval_dataset=roots.get("eval_dataset"),
+            calibration_dataset=roots.get("calibration_dataset"),
+            inference_dataset=roots.get("inference_dataset"),
+        ),
+        parent_job=args.get("parent_job_id"),
+        resume_from=args.get("resume_from_job_id"),
+        checkpoint_epoch=args.get("checkpoint_epoch"),
+        checkpoint_step=args.get("checkpoint_step"),
+        key_env=args.get("key_env"),
+        overrides=tuple(f"{key}={_yaml_value(value)}" for key, value in values.items()),
+    )
+
+
+def _automl(call: ToolCall) -> tuple[dict[str, Any] | None, Any]:
+    """(the `automl` result block, the router to call or None) for train-like actions."""
+    if not call.binding.get("automl"):
+        return None, None
+    from tao_ocrnet.automl.policy import resolve_policy
+    from tao_ocrnet.mcp.automl_route import NO_RUNNER, find_router
+
+    rt = call.runtime
+    enabled = bool(rt.document["server"].get("automl_enabled"))
+    decision = resolve_policy(
+        call.binding["action"], call.args.get("automl_policy"), call.args.get("request"), enabled, rt.skill_root
+    )
+    block = {**decision.to_dict(), "applied": "direct"}
+    if decision.route != "automl":
+        return block, None
+    router = find_router()
+    if router is None:
+        block["note"] = NO_RUNNER.format(reason=decision.reason)
+        return block, None
+    block["applied"] = "automl"
+    return block, (router, decision)
+
+
+def _epochs(record: dict[str, Any]) -> int | None:
+    value = ((record.get("spec") or {}).get("train") or {}).get("num_epochs")
+    return value if isinstance(value, int) and record["action"] in TRAIN_LIKE else None
+
+
+async def _wait(call: ToolCall, job_id: str, seconds: float) -> dict[str, Any]:
+    """Poll until the job ends or `seconds` pass, reporting progress (epochs for training) as it moves."""
+    from tao_ocrnet.skill.jobs.record import TERMINAL
+
+    service = call.runtime.service
+    deadline = time.monotonic() + seconds
+    sent, changes, last = 0.0, 0, None
+    while True:
+        record = await _run(service.get, job_id)
+        view = service.view(record)
+        state, epoch = view["state"], (view.get("progress") or {}).get("epoch")
+        total = _epochs(record)
+        if (state, epoch) != last:
+            last, changes = (state, epoch), changes + 1
+            done = epoch + 1 if isinstance(epoch, int) else 0  # status.json epochs are 0-based
+            value = float(total if state in TERMINAL and total else done) if total else float(changes)
+            if value > sent:
+                sent = value
+                text = f"{state}" + (f": epoch {done}/{total}" if total and isinstance(epoch, int) else "")
+                await call.progress(value, float(total) if total else None, text)
+        if state in TERMINAL or time.monotonic() >= deadline:
+            out = {"state": state, "message": view["message"], "kpis": view["kpis"], "exit_code": view["exit_code"]}
+            if state not in TERMINAL:
+                out["message"] = f"still {state} after {seconds:g} s; poll ocrnet_job_status"
+            return out
+        await anyio.sleep(POLL_SECONDS)
+
+
+async def call_action(call: ToolCall) -> dict[str, Any]:
+    action = call.binding["action"]
+    request = build_request(call)
+    dry_run = bool(call.args.get("dry_run", False))
+    automl, route = _automl(call)
+    if route is not None:
+        router, decision = route
+        out = dict(await _run(lambda: router(request, decision, dry_run=dry_run)))
+        out["automl"] = automl
+        return out
+    service = call.runtime.service
+    submitted = await _run(service.submit, request, dry_run)
+    out: dict[str, Any] = {"job_id": submitted.job_id, "action": action, "dry_run": dry_run}
+    if dry_run:
+        out.update(state="NOT_STARTED", spec_yaml=_mask(submitted.spec_yaml), results_dir=str(submitted.results_dir))
+    else:
+        record = submitted.record
+        out.update(
+            state=record["transitions"][-1]["state"],
+            results_dir=record["results_dir"],
+            next=f"ocrnet_job_status(job_id='{submitted.job_id}') until COMPLETE, then ocrnet_job_results",
+        )
+    out["notes"] = list(submitted.notes)
+    if automl is not None:
+        out["automl"] = automl
+        if automl.get("note"):
+            out["notes"].append(automl["note"])
+    wait = int(call.args.get("wait_seconds", 0))
+    if wait and not dry_run:
+        out.update(await _wait(call, submitted.job_id, wait))
+    return out
+
+
+call_action.precheck = precheck  # type: ignore[attr-defined]
+
+
+# --- job tools ---------------------------------------------------------------------------------
+
+
+def _job_id(call: ToolCall) -> str:
+    from tao_ocrnet.skill.jobs.ids import check_job_id
+
+    return check_job_id(call.args["job_id"])
+
+
+async def job_status(call: ToolCall) -> dict[str, Any]:
+    service = call.runtime.service
+    return service.view(await _run(service.get, _job_id(call)))
+
+
+async def job_results(call: ToolCall) -> dict[str, Any]:
+    return await _run(call.runtime.service.results, _job_id(call))
+
+
+async def job_cancel(call: ToolCall) -> dict[str, Any]:
+    service = call.runtime.service
+    grace = float(call.args.get("grace_seconds", 10))
+    return service.view(await _run(service.cancel, _job_id(call), grace))
+
+
+def tail_text(text: str, lines: int, max_bytes: int) -> tuple[str, bool]:
+    """The last `lines` lines of `text`, cut to at most `max_bytes` (on a line boundary when possible)."""
+    kept = text.splitlines(keepends=True)[-lines:]
+    out = "".join(kept)
+    data = out.encode()
+    if len(data) <= max_bytes:
+        return out, False
+    cut = data[-max_bytes:].decode("utf-8", errors="ignore")
+    newline = cut.find("\n")
+    return (cut[newline + 1 :] if 0 <= newline < len(cut) - 1 else cut), True
+
+
+async def job_logs(call: ToolCall) -> dict[str, Any]:
+    service = call.runtime.service
+    job_id = _job_id(call)
+    lines = int(call.args.get("tail_lines", C.LOG_DEFAULT_LINES))
+    max_bytes = int(call.args.get("max_bytes", C.LOG_DEFAULT_BYTES))
+
+    def read() -> tuple[str, str]:
+        record = service.get(job_id)
+        return "".join(service.logs(job_id, tail=lines)), record["transitions"][-1]["state"]
+
+    text, state = await _run(read)
+    text, truncated = tail_text(_mask(text), lines, max_bytes)
+    return {
+        "job_id": job_id,
+        "state": state,
+        "text": text,
+        "lines": text.count("\n"),
+        "bytes": len(text.encode()),
+        "truncated": truncated,
+    }
+
+
+async def job_list(call: ToolCall) -> dict[str, Any]:
+    service = call.runtime.service
+    args = call.args
+    records = await _run(lambda: service.list(action=args.get("action"), state=args.get("state")))
+    start = int(args.get("cursor", "0"))
+    limit = int(args.get("limit", C.LIST_DEFAULT_LIMIT))
+    page = records[start : start + limit]
+    more = start + limit < len(records)
+    return {
+        "jobs": [service.view(r) for r in page],
+        "next_cursor": str(start + limit) if more else None,
+        "total": len(records),
+    }
+
+
+# --- discovery ---------------------------------------------------------------------------------
+
+
+def _field_line(leaf: dict[str, Any]) -> str:
+    kind = leaf.get("type", "any")
+    kind = "|".join(kind) if isinstance(kind, list) else kind
+    if kind == "array":
+        kind = f"list of {leaf.get('items', {}).get('type', 'any')}"
+    parts = [kind, f"default {leaf.get('default')!r}" if "default" in leaf else ""]
+    if "enum" in leaf:
+        parts.append("one of " + "/".join(str(v) for v in leaf["enum"]))
+    lo = leaf.get("minimum", leaf.get("exclusiveMinimum"))
+    hi = leaf.get("maximum", leaf.get("exclusiveMaximum"))
+    if lo is not None or hi is not None:
+        parts.append(f"range {lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}")
+    if leaf.get("writeOnly"):
+        parts.append("secret: use key_env")
+    return "; ".join(p for p in parts if p)
+
+
+async def describe_action(call: ToolCall) -> dict[str, Any]:
+    rt = call.runtime
+    action = call.args["action"]
+    tool = f"{C.TOOL_PREFIX}{action}"
+    binding = rt.binding(tool)
+    if binding is None:
+        raise ToolError(f"`action`: no tool for {action}")
+    wire = next(t for t in rt.tools if t["name"] == tool)
+    props = wire["inputSchema"]["properties"]
+    spec = rt.specs[binding["schema"]]
+    out: dict[str, Any] = {
+        "action": action,
+        "tool": tool,
+        "description": wire["description"],
+        "popular": {arg: {"key": key, **props[arg]} for arg, key in binding["popular"].items()},
+        "data_sources": {src: props[src]["description"] for src in binding["sources"]},
+        "parent": {k: props[k]["description"] for k in ("parent_job_id", "checkpoint_epoch", "resume_from_job_id")
+                   if k in props},
+        "required": binding.get("required", []),
+        "resources": {
+            "schema": f"ocrnet://schemas/{C.JSON_SCHEMA_DIR.removeprefix('schemas/')}/{binding['schema']}.json",
+            "template": f"ocrnet://{binding['template']}",
+        },
+    }  # fmt: skip
+    if call.args.get("fields", True):
+        out["fields"] = {k: f"{_field_line(leaf)} - {leaf.get('description', '')}" for k, leaf in spec.leaves.items()}
+    if call.args.get("template", False):
+        out["template_yaml"] = await _run((rt.skill_root / binding["template"]).read_text, "utf-8")
+    if call.args.get("full_schema", False):
+        out["schema"] = spec.schema
+    return out

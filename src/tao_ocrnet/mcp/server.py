@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The MCP server on the SDK's low-level `Server`: tool schemas served verbatim from the generated file.
+
+Every handler is wrapped so that a user problem becomes an isError result (never a stack trace) and an
+unexpected fault becomes a short isError text with the details in the server log (stderr). Only an unknown
+tool is a protocol error, as the spec asks. Nothing here writes to stdout: over stdio that is the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp.server.lowlevel import Server
+from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from tao_ocrnet.errors import UserError
+from tao_ocrnet.mcp.errors import mcp_text
+from tao_ocrnet.mcp.resources import JOB_VIEWS, ResourceNotFound, parse_job_uri, read_job, read_static, static_resources
+from tao_ocrnet.mcp.runtime import Runtime, ToolCall
+from tao_ocrnet.mcp.validation import problem_text
+
+log = logging.getLogger("tao_ocrnet.mcp")
+
+RESOURCE_NOT_FOUND_LEGACY = -32002  # handshake era; 2026-07-28 uses INVALID_PARAMS
+
+
+def _text(data: Any) -> str:
+    return json.dumps(data, indent=1, ensure_ascii=False, default=str)
+
+
+def ok_result(data: dict[str, Any]) -> types.CallToolResult:
+    # structuredContent plus the same JSON as text, for clients that only read content.
+    return types.CallToolResult(content=[types.TextContent(type="text", text=_text(data))], structured_content=data)
+
+
+def error_result(text: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
+
+
+def _warm_up() -> None:
+    """Import the submit path in the background once tools/list was answered (the first call stays fast)."""
+    import importlib
+    import threading
+
+    def load() -> None:
+        for module in ("tao_ocrnet.skill.resolve", "tao_ocrnet.skill.jobs.service", "tao_ocrnet.automl.policy",
+                       "tao_ocrnet.mcp.handlers", "yaml"):  # fmt: skip
+            try:
+                importlib.import_module(module)
+            except Exception:  # warm-up only: the real call reports any problem
+                log.debug("warm-up import of %s failed", module, exc_info=True)
+
+    threading.Thread(target=load, name="ocrnet-mcp-warmup", daemon=True).start()
+
+
+def build_server(runtime: Runtime) -> Server:
+    tools = [types.Tool.model_validate(t) for t in runtime.tools]
+    listing = types.ListToolsResult(tools=tools)
+    statics = static_resources(runtime.skill_root)
+    warmed = False
+
+    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        nonlocal warmed
+        if not warmed:
+            warmed = True
+            _warm_up()
+        return listing
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        name = params.name
+        binding = runtime.binding(name)
+        if binding is None:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {name}; call tools/list for the available tools")
+        args = dict(params.arguments or {})
+
+        async def progress(value: float, total: float | None, message: str | None) -> None:
+            await ctx.session.report_progress(value, total, message)
+
+        try:
+            problems = runtime.validator.problems(name, args)
+            handler = runtime.handler(name)
+            call = ToolCall(name, args, binding, runtime, progress)
+            if problems:
+                # Also name the spec and path problems, so one reply lists everything to fix.
+                pre = getattr(handler, "precheck", None)
+                extra = [p for p in (pre(call) if pre else []) if p not in problems]
+                return error_result(mcp_text(problem_text(name, problems + extra)))
+            return ok_result(await handler(call))
+        except UserError as exc:
+            return error_result(mcp_text(str(exc)))
+        except Exception:
+            log.exception("tool %s failed", name)
+            return error_result(f"{name} failed unexpectedly on the server; the server log (stderr) has the details.")
+
+    async def list_resources(ctx: Any, params: Any) -> types.ListResourcesResult:
+        return types.ListResourcesResult(
+            resources=[
+                types.Resource(uri=r.uri, name=r.name, description=r.description, mime_type=r.mime)
+                for r in statics.values()
+            ]
+        )
+
+    async def list_templates(ctx: Any, params: Any) -> types.ListResourceTemplatesResult:
+        return types.ListResourceTemplatesResult(
+            resource_templates=[
+                types.ResourceTemplate(uri_template=f"ocrnet://jobs/{{job_id}}/{view}", name=f"job {view}",
+                                       description=text, mime_type=mime)
+                for view, (mime, text) in JOB_VIEWS.items()
+            ]
+        )  # fmt: skip
+
+    async def read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        try:
+            if uri in statics:
+                res = statics[uri]
+                text, mime = await anyio.to_thread.run_sync(read_static, res, runtime.skill_root), res.mime
+            else:
+                parsed = parse_job_uri(uri)
+                if parsed is None:
+                    raise ResourceNotFound(f"no resource {uri}; see resources/list and resources/templates/list")
+                job_id, view = parsed
+                text = await anyio.to_thread.run_sync(read_job, runtime.service, job_id, view)
+                mime = JOB_VIEWS[view][0]
+        except UserError as exc:
+            modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+            raise MCPError(types.INVALID_PARAMS if modern else RESOURCE_NOT_FOUND_LEGACY, mcp_text(str(exc))) from None
+        return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=text)])
+
+    schemas = {t["name"]: t["inputSchema"] for t in runtime.tools}
+    server_info = runtime.document["server"]
+    return Server(
+        server_info["name"],
+        version=server_info["version"],
+        title=server_info["title"],
+        instructions=runtime.document["instructions"],
+        get_tool_input_schema=schemas.get,  # 2026-07-28 HTTP header checks: no tools/list run per call
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        on_list_resources=list_resources,
+        on_list_resource_templates=list_templates,
+        on_read_resource=read_resource,
+    )
+
+
+async def serve_stdio(runtime: Runtime) -> None:
+    from mcp.server.stdio import stdio_server
+
+    server = build_server(runtime)
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())

@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The local process platform: each job is a detached process group running its runner.
+
+- `submit` starts `python runner.py JOB_DIR` in a new session (its own process group), so the job
+  survives the process that launched it (a CLI call, an MCP server over stdio). The backend reference
+  records the pid, the process group and the process start time, which makes pid reuse detectable.
+- `status` reads the runner's exit record; without one, a live runner means RUNNING and a dead one
+  means ERROR (killed, e.g. SIGKILL or the OOM killer). Processes of a dead runner's group that still run
+  this job are stopped, so an ERROR record never has a trainer running behind it.
+- `cancel` marks the request, sends SIGTERM to the group, and SIGKILL after the grace period.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from tao_ocrnet.skill.jobs import procs
+from tao_ocrnet.skill.jobs.platform import Launch, LogChunk, Observation, exit_observation
+from tao_ocrnet.skill.jobs.record import CANCELED, ERR_INFRA, ERROR, RUNNING, UNKNOWN
+from tao_ocrnet.skill.jobs.runstate import LOG_NAME, cancel_requested, read_exit, request_cancel
+
+KIND = "local-process"
+# Runners this process started: polled so that finished ones are reaped instead of lingering as zombies.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+def _reap() -> None:
+    for pid, proc in list(_CHILDREN.items()):
+        if proc.poll() is not None:
+            del _CHILDREN[pid]
+
+
+class LocalPlatform:
+    name = "local"
+
+    def submit(self, launch: Launch) -> dict[str, Any]:
+        _reap()
+        with open(launch.log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [launch.python, str(launch.runner), str(launch.job_dir)],
+                cwd=launch.job_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own session and process group: detached from the caller
+                close_fds=True,
+            )
+        _CHILDREN[proc.pid] = proc
+        return {
+            "kind": KIND,
+            "host": socket.gethostname(),
+            "pid": proc.pid,
+            "pgid": proc.pid,  # a new session's leader leads its process group
+            "start_time": procs.start_time(proc.pid),
+        }
+
+    def status(self, record: dict[str, Any]) -> Observation:
+        _reap()
+        ref = record.get("backend_ref") or {}
+        job_dir = _job_dir(record)
+        exit_info = read_exit(job_dir)
+        if exit_info is not None:
+            return exit_observation(exit_info)
+        if ref.get("host") and ref["host"] != socket.gethostname():
+            return Observation(UNKNOWN, f"the job runs on host {ref['host']}; check it there")
+        pid = ref.get("pid")
+        if pid is None:
+            return Observation(UNKNOWN, "no process recorded")
+        if procs.is_running(pid, ref.get("start_time")):
+            return Observation(RUNNING, f"local process {pid} running")
+        # The runner is gone without an exit record. Read the exit file again: it may have been written
+        # between the first read and the liveness check.
+        exit_info = read_exit(job_dir)
+        if exit_info is not None:
+            return exit_observation(exit_info)
+        stopped = _stop_leftovers(ref, record, signal.SIGKILL)
+        extra = f"; stopped {stopped} leftover process(es) of its group" if stopped else ""
+        if cancel_requested(job_dir):
+            return Observation(CANCELED, f"canceled; runner process {pid} stopped{extra}")
+        now_started = procs.start_time(pid)
+        reused = now_started is not None and ref.get("start_time") not in (None, now_started)
+        why = "its pid now belongs to another process" if reused else "killed or crashed (e.g. SIGKILL, out of memory)"
+        return Observation(
+            ERROR, f"runner process {pid} ended without an exit record: {why}{extra}", err_class=ERR_INFRA
+        )
+
+    def logs(self, record: dict[str, Any], offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
+        path = _job_dir(record) / LOG_NAME
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                start = max(0, size + offset) if offset < 0 else min(offset, size)
+                fh.seek(start)
+                data = fh.read(max_bytes)
+        except FileNotFoundError:
+            return LogChunk("", 0, 0)
+        return LogChunk(data.decode("utf-8", errors="replace"), start + len(data), size)
+
+    def cancel(self, record: dict[str, Any], grace: float) -> Observation:
+        job_dir = _job_dir(record)
+        request_cancel(job_dir)  # first, so the runner and any poller read the exit as a cancel
+        ref = record.get("backend_ref") or {}
+        pid = ref.get("pid")
+        if pid is None or not procs.is_running(pid, ref.get("start_time")):
+            _stop_leftovers(ref, record, signal.SIGKILL)
+            return Observation(CANCELED, "canceled before the job ran" if pid is None else "canceled")
+        _signal_group(ref["pgid"], signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            _reap()
+            if not procs.is_running(pid, ref.get("start_time")) and not _leftovers(ref, record):
+                return Observation(CANCELED, f"canceled: process group {ref['pgid']} ended after SIGTERM")
+            time.sleep(0.1)
+        _signal_group(ref["pgid"], signal.SIGKILL)
+        _reap()
+        return Observation(CANCELED, f"canceled: process group {ref['pgid']} killed (SIGKILL) after {grace:g} s")
+
+
+def _job_dir(record: dict[str, Any]) -> Path:
+    return Path(record["job_dir"])
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _leftovers(ref: dict[str, Any], record: dict[str, Any]) -> list[int]:
+    """Processes of the job's group that still run this job (their command line names the job folder)."""
+    pgid = ref.get("pgid")
+    if pgid is None:
+        return []
+    marker = record["job_dir"]
+    return [p for p in procs.group_members(pgid) if marker in procs.cmdline(p)]
+
+
+def _stop_leftovers(ref: dict[str, Any], record: dict[str, Any], sig: signal.Signals) -> int:
+    found = _leftovers(ref, record)
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+    return len(found)

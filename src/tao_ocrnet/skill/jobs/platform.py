@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The launcher interface: submit, status, logs, cancel (contract §8 platform verbs).
+
+The local process platform (`local.py`) is the embedded default. A cluster scheduler is one more module
+implementing `Platform` and one more line in `PLATFORMS`; records name their platform, so every later read
+goes back to the one that launched the job.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from tao_ocrnet.errors import UserError
+from tao_ocrnet.skill.jobs.record import CANCELED, COMPLETE, ERR_PROGRAM, ERROR
+
+PLATFORM_ENV = "OCRNET_PLATFORM"
+DEFAULT_PLATFORM = "local"
+PLATFORMS: dict[str, str] = {"local": "tao_ocrnet.skill.jobs.local:LocalPlatform"}
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything a platform needs to start one job: run `python runner job_dir`."""
+
+    job_id: str
+    job_dir: Path
+    runner: Path
+    log_path: Path
+    python: str
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the platform sees now. `state` uses the record vocabulary; UNKNOWN means it cannot tell."""
+
+    state: str
+    message: str = ""
+    exit_code: int | None = None
+    err_class: str | None = None
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    text: str
+    offset: int  # where the next read starts
+    size: int  # the log's size now
+
+
+class Platform(Protocol):
+    name: str
+
+    def submit(self, launch: Launch) -> dict[str, Any]:
+        """Start the job detached from the caller; return the backend reference to record."""
+        ...
+
+    def status(self, record: dict[str, Any]) -> Observation: ...
+
+    def logs(self, record: dict[str, Any], offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
+        """Log bytes from `offset` (negative: that many bytes before the end)."""
+        ...
+
+    def cancel(self, record: dict[str, Any], grace: float) -> Observation:
+        """Stop the job (terminate, escalate after `grace` seconds); idempotent."""
+        ...
+
+
+def get_platform(name: str | None = None) -> Platform:
+    chosen = name or os.environ.get(PLATFORM_ENV, "").strip() or DEFAULT_PLATFORM
+    try:
+        target = PLATFORMS[chosen]
+    except KeyError:
+        raise UserError(f"unknown job platform `{chosen}`; available: {', '.join(PLATFORMS)}") from None
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+def exit_observation(exit_info: dict[str, Any]) -> Observation:
+    """The terminal state for a runner exit record: 0 -> COMPLETE, canceled -> CANCELED, else ERROR."""
+    code = exit_info.get("exit_code")
+    if exit_info.get("canceled"):
+        return Observation(CANCELED, "canceled; the command stopped" + (f" (exit code {code})" if code else ""), code)
+    if code == 0:
+        return Observation(COMPLETE, "the command exited with code 0", 0)
+    reason = exit_info.get("error") or f"the command exited with code {code}"
+    return Observation(ERROR, f"{reason}; see the log (ocrnet jobs logs)", code, ERR_PROGRAM)

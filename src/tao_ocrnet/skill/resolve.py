@@ -1,0 +1,211 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The one spec pipeline for a job: template -> data sources -> spec_params -> user overrides -> validation.
+
+Every step writes dotted keys into one tree; validation is `tao_ocrnet.config.loader.validate_tree`, the
+same as `ocrnet <action> -e`, so a job spec that resolves here also loads in the runner. The result is the
+job's `spec.yaml` (returned as text by a dry run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tao_ocrnet.config.loader import apply_overrides, parse_override, validate_tree
+from tao_ocrnet.config.shorthand import shorthand_for
+from tao_ocrnet.errors import SpecError, UserError
+from tao_ocrnet.skill.inputs import OPTION, DataRoots, InputResolver
+from tao_ocrnet.skill.jobs.catalog import JobAction
+from tao_ocrnet.skill.jobs.redact import is_secret_name
+from tao_ocrnet.skill.jobs.taskdir import task_dir
+from tao_ocrnet.skill.spec_params import ParamRequest, evaluate_params
+from tao_ocrnet.skill.templates import template_dict
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What a caller (CLI, MCP server, AutoML runner) asks for; everything else comes from skill_info."""
+
+    action: str
+    roots: DataRoots = field(default_factory=DataRoots)
+    parent_job: str | None = None
+    resume_from: str | None = None
+    checkpoint_epoch: int | None = None
+    checkpoint_step: int | None = None
+    key_env: str | None = None  # the NAME of the environment variable holding encryption_key
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass
+class ResolvedJob:
+    action: JobAction
+    job_id: str
+    results_dir: Path
+    spec: dict[str, Any]  # nested, validated, JSON-ready
+    spec_yaml: str
+    task_dir: Path
+    outputs: dict[str, str]  # create_* outputs and the task folder, for later parent lookups
+    inputs: dict[str, Any]  # where each data-source value came from
+    credentials: list[str]  # environment variable NAMES the data sources used
+    split: str | None
+    resume_checkpoint: Path | None
+    notes: list[str] = field(default_factory=list)
+
+
+def _user_keys(overrides: tuple[str, ...], deploy: bool) -> dict[str, Any]:
+    """Dotted key -> value of the user's overrides (aliases resolved; a key given twice differently raises)."""
+    aliases = shorthand_for(deploy)
+    pairs = [parse_override(text) for text in overrides]
+    apply_overrides({}, pairs, deploy)  # raises SpecError on conflicting duplicates
+    return {aliases.get(k, k): v for k, v in pairs}
+
+
+def _absolute_paths(user: dict[str, Any], action: JobAction) -> dict[str, Any]:
+    """Relative paths in file/folder keys, made absolute against the submitter's folder.
+
+    The job runs in its own folder, where a relative path the user typed would point somewhere else.
+    """
+    path_keys = set(action.entry.get("inputs", {})) | set(action.entry.get("outputs", {}))
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        if isinstance(value, str) and value and "://" not in value and not Path(value).expanduser().is_absolute():
+            return str(Path(value).expanduser().absolute())
+        return value
+
+    return {key: fix(value) if key in path_keys else value for key, value in user.items()}
+
+
+def _check_user_keys(user: dict[str, Any], action: JobAction) -> None:
+    problems = []
+    bound = sorted(k for k, fn in action.params.items() if fn == "output_dir")
+    for key in user:
+        if key in bound:
+            problems.append(
+                f"`{key}` is bound to the job's results folder (<results root>/<job id>); set OCRNET_RESULTS_ROOT "
+                "to move job results instead"
+            )
+        elif is_secret_name(key.rsplit(".", 1)[-1]):
+            problems.append(
+                f"`{key}` is a secret and is never stored: export it in an environment variable and pass --key-env NAME"
+            )
+    if problems:
+        raise SpecError(problems, "these overrides cannot be used in a job")
+
+
+def _hints(action: JobAction, rules: dict[str, Any]) -> dict[str, str]:
+    hints = {key: f"pass {OPTION[rule.source]} URI" for key, rule in rules.items()}
+    for key, fn in action.params.items():
+        if fn in ("parent_model", "pruned_model"):
+            hints[key] = "pass --parent-job ID"
+    return hints
+
+
+def _with_hints(exc: SpecError, hints: dict[str, str]) -> SpecError:
+    problems = []
+    for problem in exc.problems:
+        for key, hint in hints.items():
+            if problem.startswith(f"`{key}` is required"):
+                problem = f"{problem}, or {hint}"
+                break
+        problems.append(problem)
+    return SpecError(problems, "the job spec is not valid")
+
+
+def _lookup(lookup_job: Callable[[str], dict[str, Any]], option: str, job_id: str | None) -> dict[str, Any] | None:
+    if not job_id:
+        return None
+    try:
+        return lookup_job(job_id)
+    except UserError as exc:
+        raise UserError(f"{option} {job_id}: {exc}") from None
+
+
+def _spec_yaml(job_id: str, action: str, spec: dict[str, Any]) -> str:
+    head = f"# job {job_id}: resolved {action} spec (template, data sources, spec_params, overrides)\n"
+    return head + yaml.safe_dump(spec, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def resolve_job(
+    request: JobRequest,
+    action: JobAction,
+    job_id: str,
+    results_dir: Path,
+    cache_root: Path,
+    lookup_job: Callable[[str], dict[str, Any]],
+) -> ResolvedJob:
+    deploy = action.deploy
+    user = _user_keys(request.overrides, deploy)
+    _check_user_keys(user, action)
+    user = _absolute_paths(user, action)
+    skip = set(user)
+
+    # 1. the action's template (== its schema default)
+    tree = template_dict(action.name)
+
+    # 2. data sources
+    rules = action.rules
+    split = None
+    if action.splits:  # dataset_convert: one split per job, chosen by the root given
+        has_train, has_eval = bool(request.roots.train_datasets), bool(request.roots.eval_dataset)
+        if has_train and has_eval:
+            raise UserError("dataset_convert converts one split per job: pass --train-dataset or --eval-dataset")
+        split = "eval" if has_eval else "train"
+        rules = action.splits[split]
+        for uri in (*request.roots.train_datasets, request.roots.eval_dataset or ""):
+            if uri.startswith("job:"):
+                raise UserError(f"`{uri}`: dataset_convert reads raw images; a job: root is already an LMDB")
+    resolver = InputResolver(request.roots, cache_root, lookup_job)
+    inputs = resolver.resolve(rules, skip, action.name)
+    tree = apply_overrides(tree, inputs.values.items(), deploy)
+
+    # 3. spec_params
+    params = ParamRequest(
+        parent=_lookup(lookup_job, "--parent-job", request.parent_job),
+        resume_from=_lookup(lookup_job, "--resume-from", request.resume_from),
+        epoch=request.checkpoint_epoch,
+        step=request.checkpoint_step,
+    )
+    if request.resume_from and "resume_model" not in action.params.values():
+        raise UserError(f"{action.name} cannot resume; --resume-from applies to train and retrain")
+    values, ctx = evaluate_params(action.name, action.params, tree, results_dir, params, skip)
+    tree = apply_overrides(tree, values.items(), deploy)
+
+    # 4. the user's overrides (they win over everything above)
+    tree = apply_overrides(tree, list(user.items()), deploy)
+
+    # 5. validation: the one path every spec takes
+    try:
+        spec_model = validate_tree(tree, action.name)
+    except SpecError as exc:
+        raise _with_hints(exc, _hints(action, rules)) from None
+    # Keep the action's template sections only: the spec reads like `ocrnet spec show ACTION`.
+    spec = {section: value for section, value in spec_model.model_dump(mode="json").items() if section in tree}
+    folder = task_dir(spec, action.name) or results_dir
+    outputs = {"task_dir": str(folder)}
+    for key, fn in action.params.items():
+        if fn.startswith("create_"):
+            node: Any = spec
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            if node:
+                outputs[key] = str(node)
+    return ResolvedJob(
+        action=action,
+        job_id=job_id,
+        results_dir=results_dir,
+        spec=spec,
+        spec_yaml=_spec_yaml(job_id, action.name, spec),
+        task_dir=folder,
+        outputs=outputs,
+        inputs=inputs.described,
+        credentials=sorted(inputs.credentials),
+        split=split,
+        resume_checkpoint=ctx.resume_checkpoint,
+        notes=ctx.notes,
+    )

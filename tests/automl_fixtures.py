@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Helpers for the AutoML tests: an isolated $OCRNET_HOME whose worker processes are stopped afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tao_ocrnet.cli import main as cli
+
+from jobs_fixtures import JobsEnv, make_env
+
+# The tiny model on a one-core budget; the epoch count is the study's max_epochs.
+TINY = (
+    "model.feature_channel=16",
+    "model.hidden_size=16",
+    "dataset.batch_size=16",
+    "dataset.workers=0",
+    "train.num_gpus=0",
+    "train.optim.name=adam",
+    "train.optim.lr=0.001",
+    "wandb.enable=false",
+)
+
+
+def _stop_leftovers(home: Path) -> None:
+    """Kill workers still alive and cancel their running trial jobs (a failed test must not leak processes)."""
+    from tao_ocrnet.automl import workspace as wsp
+    from tao_ocrnet.skill.jobs.service import JobService
+
+    root = home / "automl"
+    for ws in root.iterdir() if root.is_dir() else []:
+        for info in wsp.live_workers(ws):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(info["pid"], signal.SIGKILL)
+    service = JobService()
+    for record in service.list():
+        if record["transitions"][-1]["state"] in ("PENDING", "RUNNING"):
+            with contextlib.suppress(Exception):
+                service.cancel(record["id"], grace=2.0)
+
+
+@pytest.fixture
+def automl_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[JobsEnv]:
+    monkeypatch.delenv("OCRNET_AUTOML_STORAGE", raising=False)
+    env = make_env(monkeypatch, tmp_path)
+    yield env
+    _stop_leftovers(env.home)
+
+
+def automl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`ocrnet automl ARGS` in-process: (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    code = cli(["automl", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def automl_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    code, out, err = automl(capsys, *args)
+    assert code == 0, err
+    return json.loads(out)
