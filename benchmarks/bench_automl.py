@@ -12,7 +12,9 @@ crops), in an isolated $OCRNET_HOME under a temporary folder.
 2. Scaling: one fixed study (random sampler, --scale-trials trials of --scale-epochs epochs on
    --scale-images crops, journal storage) run by one worker pinned to CPU 0, then by two workers pinned to
    CPUs 0 and 1 (`worker_cpus`; their trial jobs inherit the affinity, so torch uses one thread each).
-   Wall time = start_study to every worker exited. Alternating repeats, medians.
+   Wall time = start_study to every worker exited. Alternating repeats, medians. Before each repeat a control
+   without the runner (a fixed 1-thread torch loop: one copy on one core, then one copy on each core at once)
+   shows how independent the two cores are right now; on a shared machine they often are not.
    Target: wall(2 workers) <= 0.6 x wall(1 worker).
 
     python benchmarks/bench_automl.py [--quick] [--trials N] [--scale-trials N] [--repeats N]
@@ -89,6 +91,33 @@ def overhead(root: Path, data: Path, trials: int) -> bool:
     return ok
 
 
+# A fixed single-threaded torch workload: one copy on one core, then one copy on each of two cores at once.
+CONTROL = (
+    "import time, torch\ntorch.set_num_threads(1)\na = torch.ones(256, 256)\nt = time.perf_counter()\n"
+    "for _ in range(2500):\n    a = torch.mm(a, a).clamp_(-1, 1)\nprint(time.perf_counter() - t)"
+)
+
+
+def control(cpus: list[int]) -> float:
+    """How much slower a copy runs when both cores work (1.0: independent cores) - no runner involved."""
+    import subprocess
+
+    def run(on: list[int]) -> list[float]:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", CONTROL],
+                stdout=subprocess.PIPE,
+                text=True,
+                preexec_fn=lambda c=c: os.sched_setaffinity(0, {c}),
+            )
+            for c in on
+        ]
+        return [float(p.communicate()[0]) for p in procs]
+
+    one = run(cpus[:1])[0]
+    return max(run(cpus[:2])) / one
+
+
 def scaling(root: Path, data: Path, trials: int, epochs: int, repeats: int) -> bool:
     cpus = sorted(os.sched_getaffinity(0))
     print(f"\n-- 2. two workers vs one ({trials} trials x {epochs} epochs, CPUs {cpus})")
@@ -99,8 +128,10 @@ def scaling(root: Path, data: Path, trials: int, epochs: int, repeats: int) -> b
     probe = C.SpeedProbe()
     walls: dict[int, list[float]] = {1: [], 2: []}
     jobs_by_n: dict[int, list[float]] = {1: [], 2: []}
+    factors: list[float] = []
     rows = []
     for r in range(repeats):
+        factors.append(control(cpus))
         for n in (1, 2):
             probe.sample()
             load = os.getloadavg()[0]
@@ -115,10 +146,10 @@ def scaling(root: Path, data: Path, trials: int, epochs: int, repeats: int) -> b
             job = C.median([x["job_s"] for x in t])
             jobs_by_n[n].append(job)
             share = " ".join(f"w{k}:{v}" for k, v in sorted(per_worker.items()))
-            rows.append([r, n, wall, job, C.median([x["overhead_s"] for x in t]), load, share])
+            rows.append([r, n, wall, job, C.median([x["overhead_s"] for x in t]), load, factors[-1], share])
     probe.sample()
     C.table(["repeat", "workers", "wall s", "trial job s (median)", "overhead s", "load avg before",
-             "trials per worker"], rows)  # fmt: skip
+             "control", "trials per worker"], rows)  # fmt: skip
     probe.report()
     ratio = C.median(walls[2]) / C.median(walls[1])
     print(f"median wall: 1 worker {C.median(walls[1]):.1f} s, 2 workers {C.median(walls[2]):.1f} s")
@@ -127,6 +158,12 @@ def scaling(root: Path, data: Path, trials: int, epochs: int, repeats: int) -> b
         f"a trial's job took {slower:.2f}x as long with 2 workers as with 1 (no job shares a core with another "
         "job): above 1, the two cores were not independent (other load on the machine, shared caches / memory "
         f"bandwidth / SMT siblings); the wall ratio with that factor taken out = {ratio / slower:.3f}x"
+    )
+    print(
+        f"control (no runner: a fixed 1-thread torch loop, 1 copy on CPU {cpus[0]} vs 1 copy on each of 2 CPUs): "
+        f"2 copies ran {C.median(factors):.2f}x as long as 1 (median of {len(factors)}: "
+        f"{', '.join(f'{f:.2f}' for f in factors)}); 1.00 = two independent cores, 2.00 = no second core at all; "
+        f"the best wall ratio this machine allowed = 0.5 x that = {0.5 * C.median(factors):.3f}x"
     )
     return C.verdict("wall(2 workers) / wall(1 worker), one core each", ratio, SCALE_TARGET, "x", False)
 

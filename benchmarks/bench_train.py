@@ -77,8 +77,20 @@ def _trainer_kwargs(root: Path, clip: float) -> tuple[dict[str, Any], str]:
     return kwargs, source
 
 
-def run_round(model0: Any, arch: Any, optim: dict, batches: list, warmup: int, root: Path, clip: float) -> dict:
-    """One Trainer.fit with a plain step after every Lightning step; per-step durations of both."""
+def run_round(
+    model0: Any,
+    arch: Any,
+    optim: dict,
+    batches: list,
+    warmup: int,
+    root: Path,
+    clip: float,
+    deterministic: Any = None,
+) -> dict:
+    """One Trainer.fit with a plain step after every Lightning step; per-step durations of both.
+
+    `deterministic` (not None) replaces the Trainer's `deterministic` setting (a diagnostic variant).
+    """
     import pytorch_lightning as pl
     import torch
     from torch.utils.data import DataLoader
@@ -108,11 +120,14 @@ def run_round(model0: Any, arch: Any, optim: dict, batches: list, warmup: int, r
                 self.light.append(light_end - self.mark)
             images, labels = batch
             # Trainer(deterministic=...) flips a process-wide switch; the plain step runs without it.
-            deterministic = torch.are_deterministic_algorithms_enabled()
+            state = (
+                torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled(),
+            )
             torch.use_deterministic_algorithms(False)
             with torch.enable_grad():
                 C.plain_step(plain_model, codec, plain_opt, images, labels, clip)
-            torch.use_deterministic_algorithms(deterministic, warn_only=True)
+            torch.use_deterministic_algorithms(state[0], warn_only=state[1])
             self.mark = time.perf_counter()
             self.plain.append(self.mark - light_end)
 
@@ -123,8 +138,10 @@ def run_round(model0: Any, arch: Any, optim: dict, batches: list, warmup: int, r
 
     kwargs, _ = _trainer_kwargs(root, clip)
     kwargs["max_steps"] = len(batches)
+    if deterministic is not None:
+        kwargs["deterministic"] = deterministic
     pairs = Pairs()
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    was = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
     module = OCRNetLitModule(copy.deepcopy(model0), arch, optim)
     started = time.perf_counter()
     try:
@@ -132,11 +149,11 @@ def run_round(model0: Any, arch: Any, optim: dict, batches: list, warmup: int, r
             trainer = pl.Trainer(callbacks=[pairs], **kwargs)
             trainer.fit(module, datamodule=InMemoryData())
     finally:
-        torch.use_deterministic_algorithms(was_deterministic)
+        torch.use_deterministic_algorithms(was[0], warn_only=was[1])
     total = time.perf_counter() - started
     batch = len(batches[0][1])
     # light[i] is Lightning step i + 1 (step 0 includes the fit set-up); plain[i] is plain step i.
-    light = pairs.light[max(0, warmup - 1) :]
+    light = pairs.light[warmup - 1 :]
     plain = pairs.plain[warmup:]
     return {
         "plain": batch / C.median(plain),
@@ -147,7 +164,8 @@ def run_round(model0: Any, arch: Any, optim: dict, batches: list, warmup: int, r
     }
 
 
-def bench_config(name: str, section: dict, batch: int, steps: int, args: argparse.Namespace, root: Path) -> dict:
+def bench_config(name: str, section: dict, batch: int, steps: int, args: argparse.Namespace, root: Path) -> list[dict]:
+    """The config's row, plus a `deterministic=False` row with --compare-deterministic."""
     import torch
 
     from tao_ocrnet.model.ocrnet import build_model, count_parameters
@@ -156,29 +174,36 @@ def bench_config(name: str, section: dict, batch: int, steps: int, args: argpars
     model0 = build_model(arch)
     optim = C.default_optim()
     batches = C.random_batches(args.warmup + steps, batch, (arch.input_channel, arch.input_height, arch.input_width))
-    rounds = []
+    variants: dict[str, Any] = {name: None}
+    if args.compare_deterministic:
+        variants[f"{name}, Trainer deterministic=False"] = False
+    rounds: dict[str, list[dict]] = {v: [] for v in variants}
     for r in range(args.rounds):
-        PROBE.sample()
-        got = run_round(model0, arch, optim, batches, args.warmup, root, args.clip)
-        got["ratio"] = got["lightning"] / got["plain"]
-        rounds.append(got)
-        print(
-            f"  {name} round {r + 1}/{args.rounds}: plain {got['plain']:.1f} img/s, lightning "
-            f"{got['lightning']:.1f} img/s, ratio {got['ratio']:.3f}; fit set-up + first step + teardown "
-            f"{got['fit_overhead']:.1f} s"
-        )
-        sys.stdout.flush()
-    return {
-        "config": name,
-        "params": count_parameters(model0),
-        "batch": batch,
-        "pairs": sum(len(g["pair_ratios"]) for g in rounds),
-        "plain": C.median([g["plain"] for g in rounds]),
-        "lightning": C.median([g["lightning"] for g in rounds]),
-        "ratios": [g["ratio"] for g in rounds],
-        "pair_ratio": C.median([x for g in rounds for x in g["pair_ratios"]]),
-        "threads": (torch.get_num_threads(), rounds[-1]["threads"]),
-    }
+        for label, deterministic in variants.items():
+            PROBE.sample()
+            got = run_round(model0, arch, optim, batches, args.warmup, root, args.clip, deterministic)
+            got["ratio"] = got["lightning"] / got["plain"]
+            rounds[label].append(got)
+            print(
+                f"  {label} round {r + 1}/{args.rounds}: plain {got['plain']:.1f} img/s, lightning "
+                f"{got['lightning']:.1f} img/s, ratio {got['ratio']:.3f} (pairs "
+                f"{C.median(got['pair_ratios']):.3f}); fit set-up + first step + teardown {got['fit_overhead']:.1f} s"
+            )
+            sys.stdout.flush()
+    return [
+        {
+            "config": label,
+            "params": count_parameters(model0),
+            "batch": batch,
+            "pairs": sum(len(g["pair_ratios"]) for g in got_rounds),
+            "plain": C.median([g["plain"] for g in got_rounds]),
+            "lightning": C.median([g["lightning"] for g in got_rounds]),
+            "ratios": [g["ratio"] for g in got_rounds],
+            "pair_ratio": C.median([x for g in got_rounds for x in g["pair_ratios"]]),
+            "threads": (torch.get_num_threads(), got_rounds[-1]["threads"]),
+        }
+        for label, got_rounds in rounds.items()
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,7 +218,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps-small", type=int, default=None, help="timed step pairs, small config (15; quick 6)")
     p.add_argument("--clip", type=float, default=5.0, help="gradient clipping by norm (spec default 5.0)")
     p.add_argument("--target", type=float, default=TARGET, help="Lightning / plain throughput target")
+    p.add_argument(
+        "--compare-deterministic",
+        action="store_true",
+        help="diagnostic: also run Lightning with Trainer(deterministic=False) (ocrnet train passes 'warn')",
+    )
+    p.add_argument(
+        "--threads", type=int, default=None, help="diagnostic: torch.set_num_threads(N) (default: left alone)"
+    )
     args = p.parse_args(argv)
+    if args.warmup is not None and args.warmup < 1:
+        p.error("--warmup must be at least 1 (the first Lightning step includes the fit set-up)")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     q = args.quick
     fill = {"rounds": 2 if q else 3, "warmup": 1 if q else 2, "batch_default": 8 if q else 16}
     fill |= {"steps_default": 2 if q else 6, "steps_small": 6 if q else 15}
@@ -219,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_train_") as tmp:
         for name in wanted:
             section, batch, steps = configs[name]
-            rows.append(bench_config(name, section, batch, steps, args, Path(tmp)))
+            rows += bench_config(name, section, batch, steps, args, Path(tmp))
     print()
     C.table(
         ["config", "params", "batch", "pairs", "plain img/s", "lightning img/s", "ratio", "per round"],
@@ -248,7 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     PROBE.report()
     print()
     for r in rows:
-        C.verdict(f"{r['config']}: Lightning / plain training throughput", r["pair_ratio"], args.target)
+        if "deterministic=False" not in r["config"]:
+            C.verdict(f"{r['config']}: Lightning / plain training throughput", r["pair_ratio"], args.target)
+        else:
+            print(f"info: {r['config']}: Lightning / plain {r['pair_ratio']:.3f}x (diagnostic, not the target)")
     print(f"total time {time.monotonic() - started:.0f} s; {C.machine_line().split(', load ')[1]} at the end")
     return 0
 

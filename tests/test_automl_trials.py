@@ -4,6 +4,7 @@ pruning, failures, budget accounting and crash recovery are checked in well unde
 
 from __future__ import annotations
 
+import copy
 import socket
 import subprocess
 import threading
@@ -76,7 +77,7 @@ class FakeJobs:
 
 
 def _context(jobs: FakeJobs, prunes: bool) -> TrialContext:
-    base = template_dict("train")
+    base = copy.deepcopy(template_dict("train"))  # the template's sections are shared (cached): never mutate
     base["train"]["optim"] = {"name": "adam", "lr": 1e-3}
     space = build_space(tao_schema("train"), base, ["train.optim.lr"])
     return TrialContext(

@@ -258,3 +258,18 @@ def test_dry_run_reviews_and_creates_nothing(capsys, automl_env, synth_root):  #
                               "--max-recommendations", "6", "--max-epochs", "2", "--dry-run", *TINY)[1])  # fmt: skip
     assert again["first_batch"] == batch  # the same seed shows the same first batch
     _nothing_created(automl_env)
+
+
+def test_review_then_start_show_the_same_first_batch_without_a_seed(automl_env, synth_root):  # noqa: F811
+    from tao_ocrnet.automl.plan import StudyRequest, plan_study
+    from tao_ocrnet.automl.runner import review_study
+    from tao_ocrnet.skill.inputs import DataRoots
+
+    request = StudyRequest(roots=DataRoots(train_datasets=(str(synth_root),)), overrides=TINY)
+    review = review_study({"max_recommendations": 6}, request)
+    plan = plan_study({"max_recommendations": 6}, request)  # what start_study runs
+    assert plan.config.seed == review["seed"]
+    assert [b["specs"] for b in plan.first_batch] == [b["specs"] for b in review["first_batch"]]
+    other = plan_study({"max_recommendations": 6}, StudyRequest(request.roots, overrides=(*TINY, "train.seed=7")))
+    assert other.config.seed != plan.config.seed
+    _nothing_created(automl_env)

@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-concurrent", type=int, metavar="N", help="local worker processes (default 1)")
     p.add_argument("--storage", metavar="URL", help="journal (default), sqlite, or postgresql://... / mysql://...")
     p.add_argument("--study", metavar="NAME", help="study name (default run_ocrnet_<algorithm>_<timestamp>)")
-    p.add_argument("--seed", type=int, help="sampler seed (default: random, recorded)")
+    p.add_argument("--seed", type=int, help="sampler seed (default: derived from the request, recorded)")
     p.add_argument("--timeout-minutes", type=float, metavar="M", help="start no trial after M minutes")
     p.add_argument("--delete-intermediate-ckpt", action="store_true", default=None,
                    help="at the end, delete checkpoints of trials other than the best and the baseline")  # fmt: skip

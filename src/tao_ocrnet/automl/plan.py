@@ -9,9 +9,8 @@ space from the train schema -> the first batch (baseline + startup trials, sampl
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +56,20 @@ class Plan:
     @property
     def name(self) -> str:
         return self.config.name
+
+
+def stable_seed(settings: AutoMLSettings, request: StudyRequest) -> int:
+    """The default seed: a digest of the request, so a review (dry run) and the start that follows it show and
+    run the same first batch; a different request gets different draws."""
+    import hashlib
+    import json
+
+    data = {
+        "settings": settings.model_dump(mode="json", exclude={"seed", "study_name"}),
+        "request": {k: v for k, v in asdict(request).items() if k != "baseline_job"},
+    }
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).digest()
+    return int.from_bytes(digest[:4], "big") % (2**31 - 1000)
 
 
 def default_study_name(algorithm: str) -> str:
@@ -162,7 +175,7 @@ def plan_study(
     fixed = {**user, **budget_keys}
     base = _base_spec(request, fixed)
     space = build_space(tao_schema("train"), base, request.parameters, request.custom_ranges)
-    seed = s.seed if s.seed is not None else secrets.randbelow(2**31 - 1000)
+    seed = s.seed if s.seed is not None else stable_seed(s, request)
     size = first_batch_size(s)
     first = sample_first_batch(space, size, seed)
     model_ema = bool((base.get("train") or {}).get("model_ema"))

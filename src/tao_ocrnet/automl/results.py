@@ -135,6 +135,7 @@ def build_summary(study: Any, cfg: StudyConfig) -> dict[str, Any]:
         "study": cfg.name,
         "metric": s["metric"],
         "direction": s["direction"],
+        "model_ema": cfg.model_ema,  # true: val_acc is the EMA model's accuracy
         "best": best,
         "progress": progress,
         "baseline": _baseline(rows, best),

@@ -10,6 +10,7 @@ best val_acc seen, which is the model best_accuracy.pth holds.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -101,15 +102,15 @@ class Outcome:
     timing: dict[str, float] = field(default_factory=dict)
 
 
-def job_seconds(record: dict[str, Any]) -> float | None:
-    import datetime as dt
+def _stamp(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
+
+def job_seconds(record: dict[str, Any]) -> float | None:
+    """A job's lifetime from its record: the launch (RUNNING) to its last transition (the exit)."""
     stamps = {t["state"]: t["ts"] for t in record.get("transitions", [])}
     start, end = stamps.get("RUNNING"), record["transitions"][-1]["ts"]
-    if not start:
-        return None
-    parse = lambda s: dt.datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
-    return (parse(end) - parse(start)).total_seconds()
+    return (_stamp(end) - _stamp(start)).total_seconds() if start else None
 
 
 def _failure_text(ctx: TrialContext, record: dict[str, Any]) -> str:
