@@ -7,6 +7,8 @@ into their own folders, through the CLI.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,26 @@ import yaml
 from tao_ocrnet.cli import main as cli
 
 from action_fixtures import Workspace
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Tiny models gain nothing from a second thread, and on a loaded 2-core machine OpenMP's barrier
+    spinning at 2 threads makes runs up to 10x slower and erratic."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    with torch_threads(1):
+        yield
 
 
 @dataclass
@@ -54,7 +76,8 @@ def exported_ctc(trained_workspace: Workspace, tmp_path_factory: pytest.TempPath
     spec = root / "spec.yaml"
     spec.write_text(yaml.safe_dump(tree))
     args = [f"export.onnx_file={out}", f"export.results_dir={root / 'export'}"]
-    assert cli(["export", "-e", str(spec), *args]) == 0
+    with torch_threads(1):
+        assert cli(["export", "-e", str(spec), *args]) == 0
     return Exported(out, spec)
 
 
@@ -68,5 +91,6 @@ def attn_tps_model(trained_workspace: Workspace, tmp_path_factory: pytest.TempPa
     tree["train"] = {"num_epochs": 1, "results_dir": str(root / "train"), "optim": {"name": "adam", "lr": 0.001}}
     spec = root / "spec.yaml"
     spec.write_text(yaml.safe_dump(tree))
-    assert cli(["train", "-e", str(spec)]) == 0
+    with torch_threads(1):
+        assert cli(["train", "-e", str(spec)]) == 0
     return root / "train" / "best_accuracy.pth"

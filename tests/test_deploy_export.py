@@ -16,7 +16,7 @@ from tao_ocrnet.data.charset import charset_hash
 from tao_ocrnet.model.checkpoint import load_model_file
 from tao_ocrnet.model.ocrnet import ExportWrapper
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 
 
 def _ort_vs_torch(onnx_path, model_path, batch: int = 4) -> None:

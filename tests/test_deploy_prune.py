@@ -15,7 +15,7 @@ from tao_ocrnet.model.arch import ModelArch
 from tao_ocrnet.model.checkpoint import load_model_file
 from tao_ocrnet.model.ocrnet import build_model
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 
 CHARS = tuple("abc123")
 

@@ -14,7 +14,7 @@ from tao_ocrnet.cli import main as cli
 from tao_ocrnet.model.checkpoint import load_model_file
 from tao_ocrnet.model.quantized import quantized_modules
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 
 
 def _consume(ws, artifact, tmp_path) -> list[str]:

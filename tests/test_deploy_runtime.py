@@ -13,7 +13,7 @@ from tao_ocrnet.cli import main as cli
 
 from deploy_fixtures import deploy_spec
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 
 
 def _rows(path) -> list[dict]:

@@ -20,6 +20,8 @@ from tao_ocrnet.errors import DataError, SpecError
 
 from deploy_fixtures import deploy_spec
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 try:
     import tensorrt  # noqa: F401
 
