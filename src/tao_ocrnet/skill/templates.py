@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 from functools import cache
 from typing import Any
@@ -65,7 +66,8 @@ def template_dict(action: str) -> dict[str, Any]:
     """The spec template for an action: its sections with every default; `???` = set before running."""
     if action in ACTIONS:
         defaults = _defaults()
-        return {section: defaults[section] for section in ACTIONS[action].sections}
+        # A deep copy: callers edit templates, and the cached defaults must stay the defaults.
+        return copy.deepcopy({section: defaults[section] for section in ACTIONS[action].sections})
     if action == DEPLOY_TEMPLATE_NAME or action in DEPLOY_ACTIONS:
         return deploy_template_dict()
     close = difflib.get_close_matches(action, template_names(), n=1)
