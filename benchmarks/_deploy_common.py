@@ -33,11 +33,11 @@ class Data:
     charlist: Path
 
 
-def prepare_data(root: Path, num_train: int, num_test: int, seed: int = 0) -> Data:
+def prepare_data(root: Path, num_train: int, num_test: int, seed: int = 0, fonts_split: bool = False) -> Data:
     from tao_ocrnet.data.convert import convert_to_lmdb
 
     data = root / "data"
-    C.synth(data, num_train, num_test, seed=seed)
+    C.synth(data, num_train, num_test, seed=seed, fonts_split=fonts_split)
     lmdb = {}
     for split in ("train", "test"):
         lmdb[split] = root / f"lmdb_{split}"

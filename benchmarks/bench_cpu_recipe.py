@@ -7,7 +7,7 @@ demo's small CPU config with the demo's recipe (Adam 1e-3, MultiStep decay x0.1 
 epochs, batch 64, 1 loader worker) and validation every epoch. The number of epochs is planned
 from a short throughput calibration so that training fits in `--minutes`; the child is stopped if
 it overruns the budget by more than 25% + 30 s. The table is read from the run's status.json:
-(elapsed minutes, epoch, train_loss, val_loss, val_acc, norm_ed).
+(minutes since the launch of `ocrnet train`, epoch, train_loss, val_loss, val_acc, norm_ed).
 
 The default (10 minutes, 6000 training crops) is meant for occasional manual runs; `--quick`
 (about 1.5 minutes of training on 1000 crops) only checks that the pipeline works end to end.
@@ -113,8 +113,9 @@ def _when(record: dict[str, Any]) -> dt.datetime:
     return dt.datetime.strptime(f"{record['date']} {record['time']}", "%m/%d/%Y %H:%M:%S")
 
 
-def curve(status_path: Path) -> tuple[list[list[Any]], dt.datetime | None]:
-    """Rows (minutes, epoch, train_loss, val_loss, val_acc, norm_ed) from status.json."""
+def curve(status_path: Path, launched: dt.datetime) -> tuple[list[list[Any]], float | None]:
+    """Rows (minutes since `launched`, epoch, train_loss, val_loss, val_acc, norm_ed) from status.json,
+    and the minutes from launch to the action's STARTED line (process start-up and imports)."""
     from tao_ocrnet.actions.common import read_status
 
     records = read_status(status_path)
@@ -130,10 +131,9 @@ def curve(status_path: Path) -> tuple[list[list[Any]], dt.datetime | None]:
     for r in records:
         kpi = r.get("kpi", {})
         if "epoch" in r and "val_acc" in kpi:
-            minutes = (_when(r) - start).total_seconds() / 60
             rows.append(
                 [
-                    minutes,
+                    (_when(r) - launched).total_seconds() / 60,
                     r["epoch"],
                     train_loss.get(r["epoch"], float("nan")),
                     kpi.get("val_loss", float("nan")),
@@ -141,12 +141,13 @@ def curve(status_path: Path) -> tuple[list[list[Any]], dt.datetime | None]:
                     kpi.get("norm_ed", float("nan")),
                 ]
             )
-    return rows, start
+    return rows, (start - launched).total_seconds() / 60
 
 
-def run_training(spec: Path, log_path: Path, limit_s: float) -> tuple[int | None, float, bool]:
+def run_training(spec: Path, log_path: Path, limit_s: float) -> tuple[int | None, float, bool, dt.datetime]:
     """`python -m tao_ocrnet train -e spec` in its own session; stopped after `limit_s`."""
     started = time.monotonic()
+    launched = dt.datetime.now().replace(microsecond=0)  # status.json has whole seconds
     with log_path.open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tao_ocrnet", "train", "-e", str(spec)],
@@ -159,7 +160,7 @@ def run_training(spec: Path, log_path: Path, limit_s: float) -> tuple[int | None
         stopped = False
         while proc.poll() is None:
             time.sleep(2)
-            rows, _ = curve(status)
+            rows, _ = curve(status, launched)
             for row in rows[shown:]:
                 print(f"  {row[0]:5.2f} min  epoch {row[1]:3d}  val_acc {row[4]:.3f}  norm_ed {row[5]:.3f}")
                 sys.stdout.flush()
@@ -173,7 +174,7 @@ def run_training(spec: Path, log_path: Path, limit_s: float) -> tuple[int | None
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
                 stopped = True
-        return proc.returncode, time.monotonic() - started, stopped
+        return proc.returncode, time.monotonic() - started, stopped, launched
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,11 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         limit = args.minutes * 60 * OVERRUN[0] + OVERRUN[1]
         print(f"training: ocrnet train -e {spec} (log: {root / 'train.log'})")
         sys.stdout.flush()
-        code, seconds, stopped = run_training(spec, root / "train.log", limit)
-        rows, _ = curve(root / "results" / "train" / "status.json")
+        code, seconds, stopped, launched = run_training(spec, root / "train.log", limit)
+        rows, startup = curve(root / "results" / "train" / "status.json", launched)
         print()
         if rows:
             C.table(["minutes", "epoch", "train_loss", "val_loss", "val_acc", "norm_ed"], rows)
+            print(f"(minutes since `ocrnet train` was launched; the action started after {startup:.2f} min)")
         else:
             print("no validation finished (see the training log)")
         probe.sample()

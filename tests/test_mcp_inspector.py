@@ -58,11 +58,11 @@ def run(inspector: Path, env: McpEnv, *args: str, server: list[str] | None = Non
 def test_lists_tools_with_no_portability_problems(inspector: Path, mcp_env: McpEnv):
     out = run(inspector, mcp_env, "--method", "tools/list", "--format", "json")
     assert out.returncode == 0, out.stderr
-    assert len(json.loads(out.stdout)["result"]["tools"]) == 17
+    assert len(json.loads(out.stdout)["result"]["tools"]) == 19
     strict = run(inspector, mcp_env, "--method", "tools/list", "--strict")
     assert strict.returncode == 0, strict.stderr  # exit 6 on schema portability errors
     modern = run(inspector, mcp_env, "--protocol-era", "modern", "--method", "tools/list", "--format", "json")
-    assert modern.returncode == 0 and len(json.loads(modern.stdout)["result"]["tools"]) == 17
+    assert modern.returncode == 0 and len(json.loads(modern.stdout)["result"]["tools"]) == 19
 
 
 def test_calls_and_resources(inspector: Path, mcp_env: McpEnv):

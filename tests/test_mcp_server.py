@@ -95,7 +95,7 @@ async def test_bad_input_is_an_error_result_and_creates_nothing(mcp_env: McpEnv,
         text = await call_error(client, "ocrnet_train", {"train_datasets": [data], "key_env": "NOT_SET_ANYWHERE_X"})
         assert "`key_env` NOT_SET_ANYWHERE_X: that environment variable is not set" in text
         # still serving, and nothing was recorded or created
-        assert len((await client.list_tools()).tools) == 17
+        assert len((await client.list_tools()).tools) == 19
     jobs, results = mcp_env.job_entries()
     assert jobs == [] and results == []
 

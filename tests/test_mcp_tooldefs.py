@@ -24,7 +24,7 @@ ROOT = find_project_root()
 ISSUE_TOOLS = [f"ocrnet_{a}" for a in (
     "dataset_convert", "train", "retrain", "evaluate", "inference", "export", "prune", "quantize", "gen_trt_engine",
     "trt_evaluate", "trt_inference", "job_status", "job_logs", "job_cancel", "job_list", "job_results",
-    "describe_action",
+    "describe_action", "automl_status", "automl_cancel",
 )]  # fmt: skip
 
 

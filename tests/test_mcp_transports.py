@@ -30,7 +30,7 @@ def anyio_backend() -> str:
 async def exercise(client, env: McpEnv) -> None:
     """The same short conversation on any transport: list, a good call, bad calls, still serving."""
     tools = (await client.list_tools()).tools
-    assert len(tools) == 17
+    assert len(tools) == 19
     listed = await call(client, "ocrnet_job_list", {})
     assert listed == {"jobs": [], "next_cursor": None, "total": 0}
     described = await call(client, "ocrnet_describe_action", {"action": "export", "fields": False})
@@ -42,7 +42,7 @@ async def exercise(client, env: McpEnv) -> None:
     dry = await call(client, "ocrnet_export", {"eval_dataset": str(env.data), "dry_run": True,
                                                "spec_overrides": {"export.checkpoint": "m.pth"}})  # fmt: skip
     assert dry["dry_run"] is True and "onnx_file:" in dry["spec_yaml"]
-    assert len((await client.list_tools()).tools) == 17
+    assert len((await client.list_tools()).tools) == 19
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
@@ -78,7 +78,7 @@ async def test_http_with_a_token_in_both_eras(mcp_env: McpEnv):
 async def test_http_on_loopback_needs_no_token(mcp_env: McpEnv):
     with http_server(mcp_env) as server:
         async with http_client(server, "auto") as client:
-            assert len((await client.list_tools()).tools) == 17
+            assert len((await client.list_tools()).tools) == 19
 
 
 def test_binding_beyond_loopback_without_a_token_is_refused(mcp_env: McpEnv):

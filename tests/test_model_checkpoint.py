@@ -224,3 +224,33 @@ def test_partial_pretrained_load(tmp_path: Path) -> None:
     assert torch.equal(
         sd_t["SequenceModeling.0.rnn.weight_ih_l0"], source.state_dict()["SequenceModeling.0.rnn.weight_ih_l0"]
     )
+
+
+def test_pretrained_ctc_head_rows_follow_the_characters(tmp_path: Path) -> None:
+    """Fine-tuning on another character list (other order, a new character) keeps each known
+    character's head row; copying by shape alone would give a same-size list the wrong rows."""
+    source_arch = tiny_arch(charset=tuple("abc"), prediction="CTC")
+    source = build_model(source_arch)
+    path = save_model_file(tmp_path / "src.pth", source, source_arch)
+    target_arch = tiny_arch(charset=tuple("cxa"), prediction="CTC")
+    target = build_model(target_arch)
+    fresh = {k: v.clone() for k, v in target.state_dict().items()}
+    loaded, _ = load_pretrained_partial(target, path, arch=target_arch)
+    assert "Prediction.weight" in loaded
+    src_w, src_b = source.state_dict()["Prediction.weight"], source.state_dict()["Prediction.bias"]
+    got_w, got_b = target.state_dict()["Prediction.weight"], target.state_dict()["Prediction.bias"]
+    for dst, src in ((0, 0), (1, 3), (3, 1)):  # blank, c, a
+        assert torch.equal(got_w[dst], src_w[src]) and torch.equal(got_b[dst], src_b[src])
+    assert torch.equal(got_w[2], fresh["Prediction.weight"][2])  # "x" is new: keeps its initialisation
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    """Not mkstemp's 0600: a shared results folder (or an installed package) must stay readable."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = save_model_file(tmp_path / "m.pth", build_model(tiny_arch()), tiny_arch())
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -42,7 +42,8 @@ def _load(target: str) -> Callable:
 
 
 def _add_spec_args(p: argparse.ArgumentParser, spec_required: bool = True) -> None:
-    p.add_argument("-e", "--experiment-spec", dest="spec", required=spec_required, help="spec YAML file")
+    help_text = "spec YAML file" + ("" if spec_required else " (optional: the defaults, plus the overrides given)")
+    p.add_argument("-e", "--experiment-spec", dest="spec", required=spec_required, help=help_text)
     p.add_argument("overrides", nargs="*", metavar="dotted.key=value", help="spec overrides (values are YAML)")
 
 
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for action in SPEC_ACTIONS:
         p = sub.add_parser(action, help=f"run {action} from a spec")
-        _add_spec_args(p)
+        _add_spec_args(p, spec_required=False)
         p.add_argument(
             "--allow-pickle",
             action="store_true",

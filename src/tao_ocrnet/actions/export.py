@@ -44,8 +44,9 @@ def export_device(gpu_id: int) -> str:
 
 def republish_onnx(ctx: RunContext, source: Path, out: Path) -> dict[str, Any]:
     """Check an existing ONNX file (contract, sidecar vs spec) and copy it with its sidecar."""
+    from tao_ocrnet.atomic import staged
     from tao_ocrnet.deploy.backends import spec_charset
-    from tao_ocrnet.deploy.files import output_folder, refuse_existing, staged
+    from tao_ocrnet.deploy.files import output_folder, refuse_existing
     from tao_ocrnet.deploy.onnx_export import check_graph, sample_images
     from tao_ocrnet.deploy.ort_backend import open_session
     from tao_ocrnet.deploy.sidecar import INPUT_NAME, check_spec, read_sidecar, sidecar_path

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from tao_ocrnet.actions.common import RunContext, cli_main
 from tao_ocrnet.actions.evaluate import spec_for_arch
 from tao_ocrnet.actions.recognize import load_predictor, recognize
 from tao_ocrnet.actions.reporting import Prediction, write_inference
+
+log = logging.getLogger(__name__)
 
 
 def read_folder(
@@ -36,8 +39,15 @@ def read_folder(
 
 
 def inference(ctx: RunContext) -> dict[str, Any]:
+    from tao_ocrnet.config.loader import is_unset
+    from tao_ocrnet.model.shipped import DEFAULT_MODEL
+
     cfg = ctx.spec.inference
-    predictor, arch = load_predictor(ctx, cfg.checkpoint, "inference.checkpoint", "inference")
+    checkpoint = cfg.checkpoint
+    if is_unset(checkpoint):
+        log.info("inference.checkpoint is not set: reading with the shipped model %s", DEFAULT_MODEL)
+        checkpoint = DEFAULT_MODEL
+    predictor, arch = load_predictor(ctx, checkpoint, "inference.checkpoint", "inference")
     return read_folder(
         ctx, predictor, arch, cfg.inference_dataset_dir, cfg.batch_size, "inference.inference_dataset_dir"
     )

@@ -83,8 +83,8 @@ def _float_onnx(ctx: RunContext, source: Path, workdir: Path):
 
 
 def _quantize_to_onnx(ctx: RunContext, source: Path, out: Path, plan: Any) -> dict[str, Any]:
+    from tao_ocrnet.atomic import staged
     from tao_ocrnet.deploy import quantize as q
-    from tao_ocrnet.deploy.files import staged
     from tao_ocrnet.deploy.onnx_export import check_graph, sample_images
     from tao_ocrnet.deploy.ort_backend import open_session
     from tao_ocrnet.deploy.sidecar import INPUT_NAME

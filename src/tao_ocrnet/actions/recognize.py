@@ -68,7 +68,9 @@ def load_predictor(ctx: RunContext, path: str, key: str, section: str) -> tuple[
     """(Predictor, arch) for evaluate/inference: PyTorch model files (float, pruned or quantized), or an
     `.onnx` file (e.g. from `quantize.backend=onnxruntime`) run in ONNX Runtime with the same decoding."""
     from tao_ocrnet.deploy.backends import kind_of
+    from tao_ocrnet.model.checkpoint import resolve_model_path
 
+    path = str(resolve_model_path(path, key))
     kind = kind_of(path)
     if kind == "tensorrt":
         from tao_ocrnet.errors import ModelFileError

@@ -137,7 +137,7 @@ def _initial_model(ctx: RunContext, charset: tuple[str, ...]):
     model = build_model(arch)
     if spec.train.pretrained_model_path:
         path = resolve_model_path(spec.train.pretrained_model_path, key="train.pretrained_model_path")
-        loaded, skipped = load_pretrained_partial(model, path, allow_pickle=ctx.allow_pickle)
+        loaded, skipped = load_pretrained_partial(model, path, allow_pickle=ctx.allow_pickle, arch=arch)
         log.info(
             "pretrained weights: %d tensors loaded, %d skipped (shape mismatch or absent)", len(loaded), len(skipped)
         )

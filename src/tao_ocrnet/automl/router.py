@@ -60,7 +60,7 @@ def route_train(
     """
     from tao_ocrnet.automl.runner import review_study, start_study
 
-    chosen = dict(settings) if settings is not None else dict(QUICK_START)
+    chosen = {**QUICK_START, **(settings or {})}  # the caller's settings refine the quick start
     sreq = study_request(request)
     if dry_run:
         review = review_study(chosen, sreq)

@@ -27,6 +27,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from tao_ocrnet.atomic import write_bytes_atomic
 from tao_ocrnet.automl import workspace as wsp
 from tao_ocrnet.automl.storage import HEARTBEAT_INTERVAL, mask, open_storage
 from tao_ocrnet.automl.study import (
@@ -70,8 +71,8 @@ def write_reports(study: Any, cfg: StudyConfig, ws: Path) -> dict[str, Any]:
     rec = best_rec(summary, cfg)
     if rec is not None:
         wsp.write_json(ws / wsp.BEST_REC_FILE, rec)
-    wsp.write_bytes(ws / wsp.TRIALS_CSV, trials_csv(summary, cfg.search_space.keys).encode())
-    wsp.write_bytes(ws / wsp.PLOT_FILE, render_png(summary))
+    write_bytes_atomic(ws / wsp.TRIALS_CSV, trials_csv(summary, cfg.search_space.keys).encode())
+    write_bytes_atomic(ws / wsp.PLOT_FILE, render_png(summary))
     return summary
 
 

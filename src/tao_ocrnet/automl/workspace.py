@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from tao_ocrnet.atomic import write_text_atomic
 from tao_ocrnet.skill.jobs import paths, procs
 
 STUDY_FILE = "study.json"
@@ -56,26 +56,7 @@ def find_workspace(study: str, root: Path | None = None) -> Path | None:
 
 def write_json(path: Path, data: Any) -> None:
     """Atomic write (temp file + rename): readers never see half a file, even with two writers."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, default=str, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(data, indent=1, default=str, allow_nan=False) + "\n")
 
 
 def read_json(path: Path) -> Any:

@@ -33,7 +33,7 @@ ACTIONS: dict[str, ActionInfo] = {
         ActionInfo("train", "train", _TRAIN_DATA, automl=True),
         ActionInfo("retrain", "train", (*_TRAIN_DATA, "model.pruned_graph_path"), automl=True),
         ActionInfo("evaluate", "evaluate", ("evaluate.checkpoint", "evaluate.test_dataset_dir")),
-        ActionInfo("inference", "inference", ("inference.checkpoint", "inference.inference_dataset_dir")),
+        ActionInfo("inference", "inference", ("inference.inference_dataset_dir",)),  # no checkpoint: the shipped model
         ActionInfo("export", "export", ("export.checkpoint",)),
         ActionInfo("prune", "prune", ("prune.checkpoint",)),
         ActionInfo("quantize", "quantize", ("quantize.model_path",)),

@@ -179,7 +179,7 @@ def format_validation_error(exc: ValidationError) -> list[str]:
     return problems
 
 
-def _is_unset(value: Any) -> bool:
+def is_unset(value: Any) -> bool:
     return value is None or value == MISSING or value == "" or value == [] or value == [MISSING]
 
 
@@ -215,14 +215,14 @@ def _unset_required(tree: Mapping[str, Any], info: ActionInfo) -> list[str]:
             node = node.get(part, absent) if isinstance(node, Mapping) else absent
         if node is absent:
             node = leaf_index()[key].default
-        if _is_unset(node):
+        if is_unset(node):
             problems.append(_required_message(key, info))
     return problems
 
 
 def runtime_problems(spec: ExperimentSpec, info: ActionInfo) -> list[str]:
     """Checks that need the whole spec and the action: required keys and cross-field rules."""
-    problems = [_required_message(key, info) for key in info.required if _is_unset(_get(spec, key))]
+    problems = [_required_message(key, info) for key in info.required if is_unset(_get(spec, key))]
     if info.name in ("train", "retrain"):
         t = spec.train
         if t.checkpoint_interval_unit == "epoch" and t.checkpoint_interval > t.num_epochs:

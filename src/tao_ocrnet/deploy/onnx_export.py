@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from tao_ocrnet.deploy.files import output_folder, refuse_existing, staged
+from tao_ocrnet.atomic import staged
+from tao_ocrnet.deploy.files import output_folder, refuse_existing
 from tao_ocrnet.deploy.sidecar import INPUT_NAME, OUTPUT_NAMES, Sidecar, sidecar_path
 from tao_ocrnet.errors import ModelFileError
 from tao_ocrnet.model.arch import ModelArch

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from tao_ocrnet.atomic import staged, write_bytes_atomic
 from tao_ocrnet.deploy.calibration import read_cache
-from tao_ocrnet.deploy.files import staged, write_bytes_atomic
 from tao_ocrnet.deploy.sidecar import INPUT_NAME
 from tao_ocrnet.deploy.trt_engine import EnginePlan
 from tao_ocrnet.errors import ModelFileError

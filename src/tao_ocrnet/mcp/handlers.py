@@ -18,6 +18,7 @@ from tao_ocrnet.mcp.errors import ToolError
 from tao_ocrnet.mcp.runtime import ToolCall
 from tao_ocrnet.mcp.validation import problem_text
 from tao_ocrnet.mcp.workspace import WorkspaceError
+from tao_ocrnet.model.shipped import is_shipped_name
 
 POLL_SECONDS = 0.5
 TRAIN_LIKE = ("train", "retrain")
@@ -58,8 +59,8 @@ def _confine_values(call: ToolCall, values: dict[str, Any], problems: list[str])
         out = []
         for i, item in enumerate(items):
             where = f"spec_overrides.{dotted}" + (f"[{i}]" if isinstance(value, list) else "")
-            if not isinstance(item, str) or item in ("", "???"):
-                out.append(item)
+            if not isinstance(item, str) or item in ("", "???") or is_shipped_name(item):
+                out.append(item)  # unset, or a shipped model's short name (not a path)
                 continue
             try:
                 out.append(ws.confine(item, where))
@@ -197,9 +198,11 @@ async def call_action(call: ToolCall) -> dict[str, Any]:
     request = build_request(call)
     dry_run = bool(call.args.get("dry_run", False))
     automl, route = _automl(call)
+    settings = call.args.get("automl_settings")
     if route is not None:
         router, decision = route
-        out = dict(await _run(lambda: router(request, decision, dry_run=dry_run)))
+        extra = {} if settings is None else {"settings": settings}  # routers that take no settings still work
+        out = dict(await _run(lambda: router(request, decision, dry_run=dry_run, **extra)))
         out["automl"] = automl
         return out
     service = call.runtime.service
@@ -219,6 +222,8 @@ async def call_action(call: ToolCall) -> dict[str, Any]:
         out["automl"] = automl
         if automl.get("note"):
             out["notes"].append(automl["note"])
+        if settings is not None:
+            out["notes"].append("automl_settings were ignored: this run trains directly, without AutoML")
     wait = int(call.args.get("wait_seconds", 0))
     if wait and not dry_run:
         out.update(await _wait(call, submitted.job_id, wait))

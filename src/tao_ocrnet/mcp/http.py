@@ -144,6 +144,9 @@ def serve_http(runtime: Any, host: str, port: int, token: str | None) -> None:
     except OSError as exc:
         sock.close()
         raise UserError(f"--http {bind}: cannot bind ({exc.strerror})") from None
+    # Listen before announcing the port: a client that connects while uvicorn is still starting then
+    # waits in the backlog instead of being refused.
+    sock.listen(socket.SOMAXCONN)
     actual = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     # One line on stderr a supervisor (or a test) can read: the real port when 0 was asked for.

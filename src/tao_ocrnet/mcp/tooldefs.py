@@ -96,6 +96,7 @@ _STR_LIST = {"type": "array", "items": {"type": "string"}}
 # anyOf, not a type list: portable to clients that map schemas onto single-`type` dialects (Inspector --strict).
 _NULLABLE_STR = {"anyOf": [{"type": "string"}, {"type": "null"}]}
 _NULLABLE_INT = {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+_NULLABLE_OBJ = {"anyOf": [{"type": "object"}, {"type": "null"}]}
 
 JOB_VIEW = _object(
     {
@@ -335,7 +336,36 @@ def _control_args(action: str, schema_file: str, example: str) -> dict[str, Any]
             "description": "The user's request in their words (e.g. 'just train it, no HPO'); decides "
             "automl_policy when it is not given.",
         }
+        props["automl_settings"] = automl_settings_arg()
     return props
+
+
+# The AutoML settings a tool call may set; storage (a database URL) and the runner's internals stay CLI-only.
+MCP_AUTOML_SETTINGS = ("algorithm", "max_recommendations", "max_epochs", "reduction_factor", "max_concurrent",
+                       "seed", "study_name", "delete_intermediate_ckpt", "timeout_minutes")  # fmt: skip
+
+
+def automl_settings_arg() -> dict[str, Any]:
+    """`automl_settings`, typed from the AutoMLSettings model (bounds, enums, patterns copied, not retyped)."""
+    from tao_ocrnet.automl.settings import AutoMLSettings
+
+    fields = AutoMLSettings.model_json_schema()["properties"]
+    props: dict[str, Any] = {}
+    for name in MCP_AUTOML_SETTINGS:
+        leaf = dict(fields[name])
+        # Optional fields: omitting the key is how a caller says "not set", so the null branch is dropped.
+        branches = [b for b in leaf.pop("anyOf", []) if b.get("type") != "null"]
+        leaf.update(branches[0] if branches else {})
+        leaf.pop("title", None)
+        if leaf.get("default", 0) is None:
+            leaf.pop("default")
+        props[name] = leaf
+    return {
+        **_object(props),
+        "description": "The study's budget when the run goes to AutoML (else ignored), e.g. max_recommendations 3 "
+        "and max_epochs 1; max_epochs defaults to the spec's train.num_epochs. Poll the returned `study` with "
+        "ocrnet_automl_status.",
+    }
 
 
 def _path_keys(schema: dict[str, Any]) -> list[str]:
@@ -518,6 +548,67 @@ def job_tools() -> list[ToolDef]:
     ]
 
 
+def automl_tools() -> list[ToolDef]:
+    from tao_ocrnet.automl.settings import STUDY_NAME_PATTERN
+
+    study_arg = {
+        "study": {
+            "type": "string",
+            "pattern": STUDY_NAME_PATTERN,
+            "description": "The study name (`study` in the ocrnet_train result).",
+        }
+    }
+    brief = {"history": {"type": "boolean", "default": False, "description": "Include every trial's record."}}
+    out = _object(
+        {
+            "study": _STR,
+            "state": {"enum": ["RUNNING", "COMPLETE", "CANCELING", "CANCELED", "ERROR", "STOPPED"]},
+            "reason": _STR,
+            "workspace": _NULLABLE_STR,
+            "progress": {"type": "object"},
+            "best": _NULLABLE_OBJ,
+            "baseline": _NULLABLE_OBJ,
+            "history": {"type": "array", "items": {"type": "object"}},
+            "running": {"type": "array", "items": {"type": "object"}},
+            "files": {"type": "object"},
+        },
+        ("study", "state", "progress"),
+        closed=False,
+    )
+    route = "tao_ocrnet.mcp.automl_route"
+    return [
+        ToolDef(
+            "ocrnet_automl_status",
+            "OCRNet AutoML study status",
+            "An AutoML study's state (RUNNING, COMPLETE, CANCELING, CANCELED, ERROR, STOPPED), progress, the best "
+            "trial (val_acc, job id, checkpoint), the baseline comparison, running trials, ETA and report files "
+            "(summary, best_rec.json, plot). Poll it after ocrnet_train started a study.",
+            _input({**study_arg, **brief}, ["study"]),
+            out,
+            _read_only("OCRNet AutoML study status"),
+            f"{route}:automl_status",
+        ),
+        ToolDef(
+            "ocrnet_automl_cancel",
+            "Cancel an OCRNet AutoML study",
+            "Stop an AutoML study: its workers cancel their running trial jobs and exit; finished trials and the "
+            "reports are kept. Returns the study's status.",
+            _input(
+                {
+                    **study_arg,
+                    "grace_seconds": {"type": "integer", "minimum": 0, "maximum": C.CANCEL_MAX_GRACE, "default": 20},
+                },
+                ["study"],
+            ),
+            out,
+            _annotations(
+                "Cancel an OCRNet AutoML study", read_only=False, destructive=True, idempotent=True, open_world=False
+            ),
+            f"{route}:automl_cancel",
+        ),
+    ]
+
+
 def discovery_tools() -> list[ToolDef]:
     out = _object(
         {
@@ -560,7 +651,7 @@ def discovery_tools() -> list[ToolDef]:
 
 
 # The registry: every tool the server offers, in tools/list order. One entry per tool (or per family).
-TOOL_FAMILIES: tuple[Callable[[], list[ToolDef]], ...] = (action_tools, job_tools, discovery_tools)
+TOOL_FAMILIES: tuple[Callable[[], list[ToolDef]], ...] = (action_tools, job_tools, automl_tools, discovery_tools)
 
 
 def tool_registry() -> list[ToolDef]:
@@ -576,6 +667,8 @@ INSTRUCTIONS = (
     "ocrnet_dataset_convert once per split -> ocrnet_train (train_datasets/eval_dataset = job:<convert job id>) "
     "-> ocrnet_evaluate / ocrnet_export (parent_job_id) -> ocrnet_trt_evaluate or ocrnet_gen_trt_engine. "
     "Start tools return a job_id at once; poll ocrnet_job_status, read ocrnet_job_logs, then ocrnet_job_results. "
+    "When ocrnet_train goes to AutoML it returns a `study`: poll ocrnet_automl_status until COMPLETE (the best "
+    "checkpoint is in `best`), stop it with ocrnet_automl_cancel. "
     "Use dry_run to check a spec first and ocrnet_describe_action to find spec fields for spec_overrides. "
     "Paths must lie inside the server's workspace roots. Errors name the argument and the fix: correct and retry."
 )

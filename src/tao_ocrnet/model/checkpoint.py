@@ -16,7 +16,6 @@ import logging
 import os
 import pickle
 import re
-import tempfile
 import types
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -26,9 +25,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from tao_ocrnet.atomic import staged
 from tao_ocrnet.errors import ModelFileError, SpecError
 from tao_ocrnet.model.arch import ModelArch
 from tao_ocrnet.model.ocrnet import OCRNet, build_model
+from tao_ocrnet.model.shipped import SHIPPED_MODELS, is_shipped_name, shipped_model_file
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +62,10 @@ def save_model_file(path: str | os.PathLike[str], model: nn.Module, arch: ModelA
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         **extra,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with staged(path) as tmp, tmp.open("wb") as handle:
+        torch.save(payload, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
     return path
 
 
@@ -349,10 +344,17 @@ def _load_model_file(
 
 
 def resolve_model_path(value: str | os.PathLike[str], key: str) -> Path:
-    """The model file named by spec setting `key`, or ModelFileError naming the setting."""
+    """The model file named by spec setting `key` (a path or a shipped model's short name), or
+    ModelFileError naming the setting."""
     if not str(value).strip():
-        raise ModelFileError(f"{key} is empty; set it to a model file")
+        raise ModelFileError(f"{key} is empty; set it to a model file or a shipped model ({', '.join(SHIPPED_MODELS)})")
     path = Path(value).expanduser()
+    if is_shipped_name(value) and not path.exists():
+        path = shipped_model_file(str(value))
+        if not path.is_file():
+            raise ModelFileError(f"{key}: shipped model {value} is missing from this installation ({path}); reinstall")
+        log.info("%s: using the shipped model %s (%s)", key, value, path)
+        return path
     if not path.exists():
         raise ModelFileError(f"{key}: model file {path} does not exist")
     if not path.is_file():
@@ -360,22 +362,57 @@ def resolve_model_path(value: str | os.PathLike[str], key: str) -> Path:
     return path
 
 
+CTC_HEAD_KEYS = ("Prediction.weight", "Prediction.bias")
+
+
+def remap_ctc_head(
+    tensors: dict[str, Tensor], target: Mapping[str, Tensor], source_charset: Iterable[str], charset: Iterable[str]
+) -> list[str]:
+    """Rewrite the CTC head rows of `tensors` (in place) from `source_charset` order to `charset` order.
+
+    Fine-tuning on another character list keeps what the source model knows of each shared character
+    (a copy by shape alone would give a same-size list in another order the wrong rows). Rows of new
+    characters keep the target's initialisation. Returns the characters that were carried over.
+    """
+    index = {c: i + 1 for i, c in enumerate(source_charset)}  # row 0 is the CTC blank
+    rows = [0] + [index.get(c, -1) for c in charset]
+    carried = [c for c in charset if c in index]
+    for key in CTC_HEAD_KEYS:
+        if key not in tensors or key not in target or tensors[key].shape[1:] != target[key].shape[1:]:
+            continue
+        out = target[key].clone()
+        for dst, src in enumerate(rows):
+            if src >= 0:
+                out[dst] = tensors[key][src]
+        tensors[key] = out
+    return carried
+
+
 def load_pretrained_partial(
     model: nn.Module,
     source: Mapping[str, Any] | str | os.PathLike[str],
     allow_pickle: bool = False,
+    arch: ModelArch | None = None,
 ) -> tuple[list[str], list[str]]:
     """Copy every tensor whose key and shape match (e.g. public CLOVA weights into a new head size).
 
     `source` is a state_dict (any prefix style) or a model file path (read like `load_model_file`).
+    With the target `arch`, a CTC source file that stores its character list has its head rows
+    matched by character (`remap_ctc_head`), so another list or order fine-tunes from the right rows.
     Returns (loaded_keys, skipped_keys); skipped are the source's keys that were unknown or mismatched.
     """
+    stored = None
     if isinstance(source, Mapping):
         state_dict: Mapping[str, Any] = source
     else:
-        state_dict = load_state_dict_file(source, allow_pickle=allow_pickle)[0]
+        state_dict, stored = load_state_dict_file(source, allow_pickle=allow_pickle)[:2]
     tensors = normalize_state_dict(state_dict)
     target = model.state_dict()
+    if arch is not None and arch.prediction == "CTC" and stored and stored.get("prediction") == "CTC":
+        source_charset = tuple(stored.get("charset") or ())
+        if source_charset and source_charset != arch.charset:
+            carried = remap_ctc_head(tensors, target, source_charset, arch.charset)
+            log.info("pretrained CTC head: %d of %d characters carried over by name", len(carried), len(arch.charset))
     matched = {k: v for k, v in tensors.items() if k in target and target[k].shape == v.shape}
     model.load_state_dict(matched, strict=False)
     skipped = sorted(set(tensors) - set(matched))

@@ -22,6 +22,7 @@ from tao_ocrnet.skill.evals import evals_json
 from tao_ocrnet.skill.jobs_md import JOBS_MD, render_jobs_md
 from tao_ocrnet.skill.json_schema import SCHEMA_DIR, json_schema, schema_names
 from tao_ocrnet.skill.layout import REPO, Layout
+from tao_ocrnet.skill.model_card import MODEL_CARD, render_model_card
 from tao_ocrnet.skill.paths import skill_root
 from tao_ocrnet.skill.render import GENERATED_BY, dump_json, dump_yaml
 from tao_ocrnet.skill.runners import RUNNER_DIR, runner_files
@@ -84,6 +85,10 @@ def _jobs_guide(_: Layout) -> dict[str, str]:
     return {JOBS_MD: render_jobs_md()}
 
 
+def _model_card(_: Layout) -> dict[str, str]:
+    return {MODEL_CARD: render_model_card()}
+
+
 REGISTRY: tuple[Artifact, ...] = (
     Artifact("SKILL.md", _skill_md),
     Artifact("metadata", _metadata, owns=(md.REFERENCES,)),
@@ -93,6 +98,7 @@ REGISTRY: tuple[Artifact, ...] = (
     Artifact("evals", _evals, owns=("evals",)),
     Artifact("runners", _runners, owns=(RUNNER_DIR,)),
     Artifact("jobs guide", _jobs_guide, owns=(md.REFERENCES,)),
+    Artifact("shipped model card", _model_card, owns=(md.REFERENCES,)),
     Artifact("MCP tools and guide", tool_files, owns=("schemas/mcp",)),
     Artifact("plugin manifests", plugin_files),
 )

@@ -89,8 +89,10 @@ def _intro() -> str:
         "skill first (host preflight, credentials, skill discovery).\n\n"
         f"OCRNet reads the text in cropped word images: optional TPS rectification, a "
         f"{choices('model.backbone', ' / ')} backbone, a BiLSTM and a {choices('model.prediction', ' or ')} "
-        "decoder. Set `train.pretrained_model_path` to start from pretrained weights. TensorRT (`gen_trt_engine`, "
-        "TensorRT evaluate and inference) runs on the deploy image: read `references/tao-deploy-ocrnet.md`."
+        "decoder. Set `train.pretrained_model_path` to start from pretrained weights; `ocrnet_cpu_small` names the "
+        "shipped CPU-size model (CTC, lower-case alphanumerics; the default of `inference.checkpoint`). TensorRT "
+        "(`gen_trt_engine`, TensorRT evaluate and inference) runs on the deploy image: read "
+        "`references/tao-deploy-ocrnet.md`."
     )
 
 
@@ -390,7 +392,8 @@ def _differences() -> str:
         "Model and tools:\n"
         "- Training: LR schedules and weight decay work; `keep_aspect_ratio` works; bad samples skipped and "
         "counted; one gt parser; all `train_dataset_dir` folders used; multi-GPU shards data "
-        f"(`use_distributed_sampler` `{default('train.use_distributed_sampler')}`); Attn EMA and QAT fixed.\n"
+        f"(`use_distributed_sampler` `{default('train.use_distributed_sampler')}`); Attn EMA fixed; QAT rejected "
+        "with a message.\n"
         "- Prune: `threshold` works; `amount` prunes each group once; hybrid honours L1/L2; Attn prunes; output "
         "`pruned_<stem>.pth`.\n"
         "- Checkpoints: one loader, architecture and charset inside, weights-only; quantize needs no charset; "

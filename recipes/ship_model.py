@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Package a model trained by recipes/pretrain_cpu.sh as the shipped `ocrnet_cpu_small`.
+
+    python recipes/ship_model.py OUT [--checkpoint PATH]
+
+Takes the newest training checkpoint in OUT/results/train (not the best by validation: the recipe
+validates on its test split, so picking by it would flatter the reported accuracy), writes the
+weights-only model file into the package (src/tao_ocrnet/assets/), evaluates that file with
+`ocrnet evaluate` on the recipe's test split (fonts and words disjoint from training), and records the
+facts the model card is generated from (`ocrnet skill generate` renders references/pretrained_model_card.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ASSETS = HERE.parent / "src" / "tao_ocrnet" / "assets"
+NAME = "ocrnet_cpu_small"
+DATA_SEED = 20261124  # the --seed of `ocrnet synth` in recipes/pretrain_cpu.sh
+SIZE_LIMIT = 20 * 2**20
+
+
+def _when(record: dict[str, Any]) -> dt.datetime:
+    return dt.datetime.strptime(f"{record['date']} {record['time']}", "%m/%d/%Y %H:%M:%S")
+
+
+def training_hours(status_path: Path, until: dt.datetime) -> float:
+    """Hours spent training up to `until`: each run from its STARTED line to its last line (pauses between
+    a stopped run and its resumption are not counted)."""
+    from tao_ocrnet.actions.common import read_status
+
+    spans: list[list[dt.datetime]] = []
+    for record in read_status(status_path):
+        when = _when(record)
+        if when > until:
+            break
+        if record.get("status") == "STARTED" or not spans:
+            spans.append([when, when])
+        spans[-1][1] = when
+    spans[-1][1] = until
+    return sum((end - start).total_seconds() for start, end in spans) / 3600
+
+
+def data_facts(out: Path, seed: int) -> dict[str, Any]:
+    from tao_ocrnet.data.fonts import font_family
+    from tao_ocrnet.data.synth import generate_dataset
+
+    counts = {s: sum(1 for _ in (out / "data" / s / "gt_new.txt").open(encoding="utf-8")) for s in ("train", "test")}
+    with tempfile.TemporaryDirectory() as tmp:  # the recipe's font split, recomputed (it depends on the seed only)
+        summary = generate_dataset(tmp, num_train=1, num_test=0, seed=seed, fonts_split=True)
+    return {
+        "generator": "ocrnet synth (tao_ocrnet.data.synth)",
+        "seed": seed,
+        "fonts_split": True,
+        "num_train": counts["train"],
+        "num_test": counts["test"],
+        "train_fonts": len(summary.train_fonts),
+        "test_fonts": len(summary.test_fonts),
+        "test_font_families": sorted({font_family(f) for f in summary.test_fonts}),
+    }
+
+
+def evaluate(model_file: Path, out: Path) -> dict[str, Any]:
+    from tao_ocrnet.actions.common import run_action
+    from tao_ocrnet.actions.evaluate import evaluate as evaluate_action
+
+    spec = {
+        "results_dir": str(out / "ship"),
+        "dataset": {"character_list_file": str(out / "data" / "character_list"), "workers": 1},
+        "evaluate": {"checkpoint": str(model_file), "test_dataset_dir": str(out / "lmdb_test"), "batch_size": 64},
+    }
+    path = out / "ship_evaluate.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return run_action("evaluate", evaluate_action, str(path))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("out", type=Path, help="the folder recipes/pretrain_cpu.sh trained in")
+    p.add_argument("--checkpoint", type=Path, help="a training checkpoint (default: the newest in OUT/results/train)")
+    args = p.parse_args(argv)
+    import torch
+
+    from tao_ocrnet.actions.train import latest_checkpoint
+    from tao_ocrnet.model.checkpoint import load_model_file, save_model_file
+
+    out = args.out.resolve()
+    train_dir = out / "results" / "train"
+    source = args.checkpoint or latest_checkpoint(train_dir)
+    if source is None:
+        print(f"no training checkpoint in {train_dir}", file=sys.stderr)
+        return 2
+    raw = torch.load(source, map_location="cpu", weights_only=True)
+    model, arch, _ = load_model_file(source)
+    target = ASSETS / f"{NAME}.pth"
+    save_model_file(target, model, arch)
+    if target.stat().st_size > SIZE_LIMIT:
+        print(f"{target} is larger than 20 MiB", file=sys.stderr)
+        return 1
+    spec = yaml.safe_load((train_dir / "experiment.yaml").read_text(encoding="utf-8"))
+    result = evaluate(target, out)
+    until = dt.datetime.fromtimestamp(source.stat().st_mtime).replace(microsecond=0)
+    data = data_facts(out, DATA_SEED)
+    samples = int(raw["global_step"]) * int(spec["dataset"]["batch_size"])
+    facts = {
+        "name": NAME,
+        "file": target.name,
+        "bytes": target.stat().st_size,
+        "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
+        "parameters": sum(t.numel() for t in model.parameters()),
+        "architecture": {k: v for k, v in arch.to_dict().items() if k != "charset"},
+        "charset": "".join(arch.charset),
+        "recipe": {
+            "spec": "recipes/pretrain_cpu.yaml",
+            "command": "nohup nice -n 19 bash recipes/pretrain_cpu.sh ~/ocrnet-pretrain > pretrain.log 2>&1 &",
+            "optimizer": spec["train"]["optim"],
+            "batch_size": spec["dataset"]["batch_size"],
+            "augmentation": spec["dataset"]["augmentation"],
+        },
+        "data": data,
+        "training": {
+            "checkpoint": source.name,
+            "steps": int(raw["global_step"]),
+            "samples_seen": samples,
+            "epochs": round(samples / data["num_train"], 2),
+            "wall_time_hours": round(training_hours(train_dir / "status.json", until), 2),
+            "machine": "2 CPU cores (no GPU), shared with other work during the run",
+            "finished": until.isoformat(),
+        },
+        "test": {
+            "accuracy": round(float(result["accuracy"]), 4),
+            "norm_ed": round(float(result["norm_ed"]), 4),
+            "num_samples": int(result.get("num_samples", 0)),
+        },
+    }
+    (ASSETS / f"{NAME}.json").write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(facts["test"]), f"-> {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

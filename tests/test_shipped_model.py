@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The shipped CPU-size model (`ocrnet_cpu_small`): a safe small file that reads words, used by
+`ocrnet inference` when no checkpoint is given and by `train.pretrained_model_path` short name."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from tao_ocrnet.cli import main as cli
+from tao_ocrnet.data.charset import ALNUM36
+from tao_ocrnet.data.fonts import discover_fonts, load_font
+from tao_ocrnet.errors import ModelFileError
+from tao_ocrnet.model.checkpoint import resolve_model_path
+from tao_ocrnet.model.shipped import DEFAULT_MODEL, SHIPPED_MODELS
+
+WORDS = ["house", "market", "coffee", "street", "open", "station", "welcome", "parking", "2024", "exit"]
+FONT_FILES = ("DejaVuSans.ttf", "LiberationSerif-Regular.ttf")  # from the project's set-up (scripts/setup.sh)
+
+
+def shipped_file() -> Path:
+    return resolve_model_path(DEFAULT_MODEL, key="test")
+
+
+def test_the_shipped_file_is_small_weights_only_and_the_documented_model():
+    path = shipped_file()
+    assert path.stat().st_size <= 20 * 2**20
+    data = torch.load(path, map_location="cpu", weights_only=True)  # no pickled code
+    arch = data["arch"]
+    assert data["format"] == "tao-ocrnet/1" and tuple(arch["charset"]) == tuple(ALNUM36)
+    assert (arch["backbone"], arch["feature_channel"], arch["hidden_size"], arch["prediction"]) == (
+        "ResNet", 64, 64, "CTC",
+    )  # fmt: skip
+    assert (arch["input_channel"], arch["input_height"], arch["input_width"]) == (1, 32, 100)
+    assert set(SHIPPED_MODELS) == {DEFAULT_MODEL}
+
+
+def render_clean(word: str, font_path: str, out: Path) -> None:
+    """Dark text on a light background, drawn with PIL directly (not by our synthetic generator)."""
+    font = load_font(font_path, 40)
+    left, top, right, bottom = font.getbbox(word)
+    img = Image.new("L", (right - left + 16, bottom - top + 12), 235)
+    ImageDraw.Draw(img).text((8 - left, 6 - top), word, font=font, fill=25)
+    img.save(out)
+
+
+@pytest.fixture(scope="module")
+def rendered_words(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    folder = tmp_path_factory.mktemp("words")
+    fonts = {Path(f).name: f for f in discover_fonts(ALNUM36)}
+    labels = {}
+    for font in FONT_FILES:
+        assert font in fonts, f"font {font} missing: run scripts/setup.sh"
+        for i, word in enumerate(WORDS):
+            name = f"{Path(font).stem}_{i:02d}.png"
+            render_clean(word, fonts[font], folder / name)
+            labels[name] = word
+    return folder, labels
+
+
+def test_inference_without_a_checkpoint_reads_rendered_words_with_the_shipped_model(rendered_words, tmp_path, caplog):
+    folder, labels = rendered_words
+    with caplog.at_level(logging.INFO):
+        code = cli(["inference", f"results_dir={tmp_path}", f"inference.inference_dataset_dir={folder}"])
+    assert code == 0
+    assert f"using the shipped model {DEFAULT_MODEL}" in caplog.text
+    rows = list(csv.DictReader((tmp_path / "inference" / "inference.csv").open()))
+    read = {Path(r["path"]).name: r["text"] for r in rows}
+    assert set(read) == set(labels)
+    wrong = {name: (labels[name], read[name]) for name in labels if read[name] != labels[name]}
+    assert len(wrong) <= 1, wrong
+
+
+def test_a_file_of_the_same_name_wins_over_the_shipped_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / DEFAULT_MODEL).write_bytes(b"mine")
+    assert resolve_model_path(DEFAULT_MODEL, key="k") == Path(DEFAULT_MODEL)
+    with pytest.raises(ModelFileError, match="k: model file nope does not exist"):
+        resolve_model_path("nope", key="k")
