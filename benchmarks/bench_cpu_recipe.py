@@ -177,6 +177,21 @@ def run_training(spec: Path, log_path: Path, limit_s: float) -> tuple[int | None
         return proc.returncode, time.monotonic() - started, stopped, launched
 
 
+def print_existing(status_path: Path) -> int:
+    """The curve of a run that already happened (a long recipe run: hours, with resumptions)."""
+    from tao_ocrnet.actions.common import read_status
+
+    first = next((r for r in read_status(status_path) if r.get("status") == "STARTED"), None)
+    if first is None:
+        print(f"{status_path}: no STARTED line: not a training status.json")
+        return 2
+    rows, _ = curve(status_path, _when(first))
+    print(f"bench_cpu_recipe: the curve of {status_path}")
+    C.table(["minutes", "epoch", "train_loss", "val_loss", "val_acc", "norm_ed"], rows)
+    print("(minutes since the first start of the action, pauses between resumptions included)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="~1.5 minutes of training on 1000 crops (smoke test)")
@@ -189,7 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3, as the demo)")
     p.add_argument("--seed", type=int, default=0, help="data and training seed")
     p.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it (default: a temp dir)")
+    p.add_argument(
+        "--from-status",
+        type=Path,
+        default=None,
+        help="print the curve of an existing run's status.json instead (e.g. the pretraining's results/train)",
+    )
     args = p.parse_args(argv)
+    if args.from_status is not None:
+        return print_existing(args.from_status)
     q = args.quick
     fill = {"minutes": 1.5 if q else 10.0, "num_train": 1000 if q else 6000, "num_test": 200 if q else 500}
     for key, value in fill.items():

@@ -25,7 +25,7 @@ from tao_ocrnet.errors import UserError
 log = logging.getLogger(__name__)
 
 SHIPPED_MODEL = "ocrnet_cpu_small"
-# The small CPU configuration (README "CPU recipe"), ~1/8 of the default width: the shipped model's.
+# The small CPU configuration (README "The shipped model and the CPU recipe"): the shipped model's.
 CPU_MODEL = {
     "backbone": "ResNet",
     "feature_channel": 64,

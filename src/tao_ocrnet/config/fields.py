@@ -15,6 +15,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 MISSING = "???"
+
+
+def is_unset(value: Any) -> bool:
+    """Spec convention: None, "", the MISSING marker "???" and empty lists all mean "not set"."""
+    if isinstance(value, list):
+        return all(is_unset(v) for v in value)
+    return value is None or str(value).strip() in ("", MISSING)
+
+
 """TAO/OmegaConf marker for a value that must be set before the action runs."""
 
 

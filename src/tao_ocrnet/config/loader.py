@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from tao_ocrnet.config.actions import ActionInfo, action_info
-from tao_ocrnet.config.fields import MISSING
+from tao_ocrnet.config.fields import is_unset
 from tao_ocrnet.config.introspect import leaf_index
 from tao_ocrnet.config.shorthand import shorthand_for
 from tao_ocrnet.config.spec import ExperimentSpec
@@ -177,10 +177,6 @@ def format_validation_error(exc: ValidationError) -> list[str]:
             expected = f" (expected {'a list' if node.kind == 'list' else node.kind})" if node else ""
             problems.append(f"`{dotted}` = {value!r}: {msg}{expected}")
     return problems
-
-
-def is_unset(value: Any) -> bool:
-    return value is None or value == MISSING or value == "" or value == [] or value == [MISSING]
 
 
 def _get(spec: ExperimentSpec, dotted: str) -> Any:

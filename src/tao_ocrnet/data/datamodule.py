@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,8 +17,9 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from tao_ocrnet.config.fields import is_unset
 from tao_ocrnet.data.collate import collate_labeled, collate_named, collate_paths
-from tao_ocrnet.data.datasets import ImageFolderDataset, OnCorrupt, build_labeled_dataset, is_unset
+from tao_ocrnet.data.datasets import ImageFolderDataset, OnCorrupt, build_labeled_dataset
 from tao_ocrnet.data.filtering import SampleFilter
 from tao_ocrnet.data.transforms import ImageTransform, build_transform
 
@@ -34,7 +36,14 @@ def make_loader(
     shuffle: bool = False,
     collate_fn: Callable[[Any], Any] | None = None,
 ) -> DataLoader:
-    """The project's loader settings: no drop_last, pinned memory only with CUDA, persistent workers."""
+    """The project's loader settings: no drop_last, pinned memory only with CUDA, persistent workers.
+
+    `workers` is capped at the CPUs this process may use: more loader processes than cores only
+    compete with the training step (the reference default of 8 on a 2-core machine)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if workers > cpus:
+        log.info("dataset.workers = %d: using %d loader processes (the CPUs available)", workers, cpus)
+        workers = cpus
     return DataLoader(
         dataset,
         batch_size=batch_size,

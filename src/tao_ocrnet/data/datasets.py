@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import ConcatDataset, Dataset
 
+from tao_ocrnet.config.fields import is_unset
 from tao_ocrnet.data.filtering import SampleFilter, SharedFlags
 from tao_ocrnet.data.gt import GtEntry, iter_gt_file
 from tao_ocrnet.data.images import ImageDecodeError, decode_image, list_images, load_image
@@ -41,18 +42,12 @@ __all__ = [
     "OnCorrupt",
     "RawGtDataset",
     "build_labeled_dataset",
-    "is_unset",
 ]
 
 log = logging.getLogger(__name__)
 
 OnCorrupt = Literal["replace", "drop"]
 Transform = Callable[[Image.Image], Any]
-
-
-def is_unset(value: str | None) -> bool:
-    """Spec convention: None, "" and the MISSING marker "???" all mean "not set"."""
-    return value is None or str(value).strip() in ("", "???")
 
 
 class LabeledDataset(Dataset):
