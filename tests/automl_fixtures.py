@@ -66,3 +66,25 @@ def automl_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
     code, out, err = automl(capsys, *args)
     assert code == 0, err
     return json.loads(out)
+
+
+def assert_tiny_study_outputs(ws: Path, best: dict, history: list[dict]) -> None:
+    """What a finished tiny study (3 trials of 1 epoch, delete_intermediate_ckpt) leaves in its workspace."""
+    from tao_ocrnet.automl.best_rec_schema import validate_best_rec
+
+    # best_rec.json: valid, nested, no epoch budget in the spec
+    rec = json.loads((ws / "best_rec.json").read_text())
+    validate_best_rec(rec)
+    assert rec["best"]["rec_id"] == str(best["rec_id"]) and rec["best"]["checkpoint_uri"] == best["checkpoint"]
+    assert rec["best"]["observed_budget"] == {"train.num_epochs": 1}
+    assert "num_epochs" not in rec["best"]["specs"].get("train", {})
+    assert rec["best"]["specs"]["model"] == {"feature_channel": 16, "hidden_size": 16}
+    assert [r["rec_id"] for r in rec["all_recs"]] == ["0", "1", "2"]
+
+    # retention: only the best and the baseline keep checkpoints; logs and status stay everywhere
+    kept = {best["rec_id"], 0}
+    for row in history:
+        folder = Path(row["results_dir"])
+        assert (folder / "status.json").is_file()
+        assert bool(list(folder.glob("*.pth"))) == (row["rec_id"] in kept), row["rec_id"]
+    assert (ws / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from automl_fixtures import TINY, automl, automl_env, automl_json  # noqa: F401
-from tao_ocrnet.automl.best_rec_schema import validate_best_rec
+from automl_fixtures import TINY, assert_tiny_study_outputs, automl, automl_env, automl_json  # noqa: F401
 from tao_ocrnet.automl.plan import StudyRequest
 from tao_ocrnet.automl.runner import start_study, study_status, wait_study
 from tao_ocrnet.skill.inputs import DataRoots
@@ -69,24 +68,7 @@ def test_tiny_study_end_to_end_through_the_cli(capsys, automl_env, synth_root): 
     assert best["checkpoint"] == str(Path(best["results_dir"]) / "best_accuracy.pth")
     assert Path(best["checkpoint"]).is_file()
 
-    # best_rec.json: valid, nested, no epoch budget in the spec
-    rec = json.loads((ws / "best_rec.json").read_text())
-    validate_best_rec(rec)
-    assert rec["best"]["rec_id"] == str(best["rec_id"]) and rec["best"]["checkpoint_uri"] == best["checkpoint"]
-    assert rec["best"]["observed_budget"] == {"train.num_epochs": 1}
-    assert "num_epochs" not in rec["best"]["specs"].get("train", {})
-    assert rec["best"]["specs"]["model"] == {"feature_channel": 16, "hidden_size": 16}
-    assert [r["rec_id"] for r in rec["all_recs"]] == ["0", "1", "2"]
-
-    # retention: only the best and the baseline keep checkpoints; logs and status stay everywhere
-    kept = {best["rec_id"], 0}
-    for row in history:
-        folder = Path(row["results_dir"])
-        assert (folder / "status.json").is_file()
-        assert bool(list(folder.glob("*.pth"))) == (row["rec_id"] in kept), row["rec_id"]
-
-    # the other reports
-    assert (ws / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_tiny_study_outputs(ws, best, history)
     assert len((ws / "trials.csv").read_text().strip().splitlines()) == 4
     review = json.loads((ws / "review.json").read_text())
     assert review["first_batch"][0]["baseline"] and review["seed"] == 11

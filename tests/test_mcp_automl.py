@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from automl_fixtures import _stop_leftovers
-from tao_ocrnet.automl.best_rec_schema import validate_best_rec
+from automl_fixtures import _stop_leftovers, assert_tiny_study_outputs
 
 from mcp_fixtures import TINY, McpEnv, call, call_error, in_process_server
 
@@ -103,22 +102,7 @@ async def test_tiny_study_end_to_end_through_ocrnet_train(study_env: McpEnv):
     summary = json.loads((ws / "summary.json").read_text())
     assert summary["best"]["job_id"] == best["job_id"] and summary["progress"]["completed"] == 3
 
-    # best_rec.json: valid, nested, no epoch budget in the spec
-    rec = json.loads((ws / "best_rec.json").read_text())
-    validate_best_rec(rec)
-    assert rec["best"]["rec_id"] == str(best["rec_id"]) and rec["best"]["checkpoint_uri"] == best["checkpoint"]
-    assert rec["best"]["observed_budget"] == {"train.num_epochs": 1}
-    assert "num_epochs" not in rec["best"]["specs"].get("train", {})
-    assert rec["best"]["specs"]["model"] == {"feature_channel": 16, "hidden_size": 16}
-    assert [r["rec_id"] for r in rec["all_recs"]] == ["0", "1", "2"]
-
-    # retention (delete_intermediate_ckpt): only the best and the baseline keep checkpoints
-    kept = {best["rec_id"], 0}
-    for row in history:
-        folder = Path(row["results_dir"])
-        assert (folder / "status.json").is_file()
-        assert bool(list(folder.glob("*.pth"))) == (row["rec_id"] in kept), row["rec_id"]
-    assert (ws / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_tiny_study_outputs(ws, best, history)
 
 
 async def test_a_study_started_over_mcp_is_canceled_with_its_running_trial(study_env: McpEnv):
