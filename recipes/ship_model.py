@@ -84,6 +84,23 @@ def evaluate(model_file: Path, out: Path) -> dict[str, Any]:
     return run_action("evaluate", evaluate_action, str(path))
 
 
+LENGTHS = ((1, 5), (6, 8), (9, 11), (12, 25))  # label length buckets of the per-length accuracy
+
+
+def accuracy_by_length(predictions_csv: Path) -> list[dict[str, Any]]:
+    """Word accuracy per label-length bucket (a 100-pixel-wide input squeezes long labels the most)."""
+    import csv
+
+    rows = list(csv.DictReader(predictions_csv.open(encoding="utf-8")))
+    out = []
+    for lo, hi in LENGTHS:
+        picked = [r for r in rows if lo <= len(r["label"]) <= hi]
+        if picked:
+            correct = sum(int(r["correct"]) for r in picked)
+            out.append({"lengths": f"{lo}-{hi}", "samples": len(picked), "accuracy": round(correct / len(picked), 4)})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("out", type=Path, help="the folder recipes/pretrain_cpu.sh trained in")
@@ -141,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             "accuracy": round(float(result["accuracy"]), 4),
             "norm_ed": round(float(result["norm_ed"]), 4),
             "num_samples": int(result.get("num_samples", 0)),
+            "by_label_length": accuracy_by_length(out / "ship" / "evaluate" / "predictions.csv"),
         },
     }
     (ASSETS / f"{NAME}.json").write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")

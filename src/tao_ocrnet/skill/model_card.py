@@ -71,7 +71,12 @@ def render_model_card(facts: dict[str, Any] | None = None) -> str:
         f"({d['test_fonts']} files: {', '.join(d['test_font_families'])}) and words are disjoint from training: "
         f"word accuracy **{_pct(f['test']['accuracy'])}**, normalised edit distance {f['test']['norm_ed']:.3f}. "
         "`python benchmarks/bench_shipped.py` re-measures it and prints CPU latency and throughput "
-        "(PyTorch and ONNX Runtime).",
+        "(PyTorch and ONNX Runtime). By label length (a 100-pixel-wide input squeezes long labels the most):",
+        "",
+        table(
+            ("Label length", "Test crops", "Word accuracy"),
+            [(b["lengths"], str(b["samples"]), _pct(b["accuracy"])) for b in f["test"].get("by_label_length", [])],
+        ),
         "",
         "## Limits",
         "",
