@@ -83,7 +83,7 @@ def run_train(tree: dict[str, Any], spec_path: Path) -> Path:
     return Path(result["best_model"])
 
 
-def test_batches(data: Data, arch: Any, batch: int = 64) -> list[tuple[Any, list[str]]]:
+def test_batches(test_dir: Path, arch: Any, batch: int = 64) -> list[tuple[Any, list[str]]]:
     """The synthetic test set, preprocessed for `arch`, as (images, labels) batches (kept in memory)."""
     from tao_ocrnet.config.spec import ExperimentSpec
     from tao_ocrnet.data.datamodule import build_eval_loader
@@ -96,8 +96,8 @@ def test_batches(data: Data, arch: Any, batch: int = 64) -> list[tuple[Any, list
         loader, _ = build_eval_loader(
             spec,
             arch.charset,
-            directory=str(data.test_dir),
-            gt_file=str(data.test_dir / "gt_new.txt"),
+            directory=str(test_dir),
+            gt_file=str(test_dir / "gt_new.txt"),
             batch_size=batch,
         )
         return [(images, list(labels)) for images, labels in loader]

@@ -10,9 +10,9 @@ taking turns round by round so that load from other processes hits all of them a
 `--threads` (default 1) for torch and ONNX Runtime alike; on a loaded 2-core machine torch's
 OpenMP pool at 2 threads collapses (up to 100x slower), which would flatter ONNX Runtime.
 
-Accuracy on the synthetic test set needs a trained model: `--checkpoint` (a small-config model,
-e.g. from recipes/pretrain_cpu.sh) or `--checkpoint-default`; otherwise the small config is trained
-for `--epochs` here (short: expect a low accuracy) and the default config keeps random weights
+Accuracy on the synthetic test set needs a trained model: `--checkpoint` (default: the shipped
+small-config model `ocrnet_cpu_small`) or `--checkpoint-default`; with `--checkpoint ''` the small
+config is trained for `--epochs` here (short: expect a low accuracy) and the default config keeps random weights
 (its accuracy is then not measurable; agreement with fp32 is reported instead).
 
 Targets: ORT fp32 >= 1.5x eager at batch 32; ORT INT8 >= 1.3x ORT fp32 at batch 32 with at most
@@ -43,12 +43,12 @@ MEASURABLE = 0.2  # below this fp32 accuracy, an accuracy comparison says nothin
 def load_or_build(args: Any, name: str, data: D.Data, root: Path) -> tuple[Any, Any, bool]:
     """(model, arch, trained?) for a configuration."""
     from tao_ocrnet.data.charset import load_charset
-    from tao_ocrnet.model.checkpoint import load_model_file
+    from tao_ocrnet.model.checkpoint import load_model_file, resolve_model_path
     from tao_ocrnet.model.ocrnet import build_model
 
     given = args.checkpoint if name == "small" else args.checkpoint_default
     if given:
-        model, arch, _ = load_model_file(given)
+        model, arch, _ = load_model_file(resolve_model_path(given, key="--checkpoint"))
         return model, arch, True
     section = C.cpu_model_section() if name == "small" else {}
     if name == "small" and args.epochs > 0:
@@ -100,7 +100,7 @@ def run_config(args: Any, name: str, data: D.Data, root: Path, probe: C.SpeedPro
     work = root / name
     work.mkdir(exist_ok=True)
     variants = build_variants(model, arch, data, work, args.threads)
-    batches = D.test_batches(data, arch)
+    batches = D.test_batches(data.test_dir, arch)
     images = torch.cat([b for b, _ in batches])[:32]
     print(f"\n-- {name} config: {params / 1e6:.2f} M parameters, {'trained' if trained else 'random'} weights")
     rows: dict[str, list[Any]] = {v: [v] for v in variants}
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer rounds and crops, no training (smoke test)")
     p.add_argument("--configs", default="small,default", help="comma-separated: small, default")
-    p.add_argument("--checkpoint", default="", help="a trained small-config model (accuracy figures)")
+    p.add_argument("--checkpoint", default="ocrnet_cpu_small", help="a trained small-config model ('' trains one here)")
     p.add_argument("--checkpoint-default", default="", help="a trained default-config model")
     p.add_argument("--epochs", type=int, default=None, help="train the small config this long without --checkpoint")
     p.add_argument("--save-model", default="", help="keep the small model trained here at this path")

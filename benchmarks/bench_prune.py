@@ -7,9 +7,9 @@ Runs the real actions in-process: `ocrnet prune` on the model, then `ocrnet trai
 (unpruned and pruned taking turns) in PyTorch eager and in ONNX Runtime fp32 at batch 1 and 32,
 with `--threads` (default 1) for both runtimes.
 
-Accuracy needs a trained model: `--checkpoint` (a small-config model, e.g. from
-recipes/pretrain_cpu.sh); otherwise the small config is trained here for `--epochs` (short: expect
-a low accuracy). The default config is measured for size and latency only (random weights), unless
+Accuracy needs a trained model: `--checkpoint` (default: the shipped small-config model
+`ocrnet_cpu_small`); with `--checkpoint ''` the small config is trained here for `--epochs` (short:
+expect a low accuracy). The default config is measured for size and latency only (random weights), unless
 `--configs default --checkpoint PATH` names a trained default model.
 
 Targets: latency (eager, batch 32) at least 2x lower; at most 1 point of accuracy lost after the retrain.
@@ -60,7 +60,9 @@ def base_model(args: Any, name: str, data: D.Data, root: Path) -> tuple[Path, bo
     from tao_ocrnet.model.ocrnet import build_model
 
     if args.checkpoint and (name == "small" or args.configs.strip() == name):
-        return Path(args.checkpoint), True
+        from tao_ocrnet.model.checkpoint import resolve_model_path
+
+        return resolve_model_path(args.checkpoint, key="--checkpoint"), True
     section = C.cpu_model_section() if name == "small" else {}
     if name == "small" and args.epochs > 0:
         tree = D.train_spec(data, root / f"train_{name}", section, args.epochs)
@@ -110,12 +112,14 @@ def run_config(args: Any, name: str, data: D.Data, root: Path, probe: C.SpeedPro
     if trained and args.retrain_epochs > 0:
         section = {k: getattr(arch, k) for k in ("input_channel", "input_height", "input_width")}
         section["pruned_graph_path"] = report["pruned_file"]
-        tree = D.train_spec(data, work / "retrain", section, args.retrain_epochs)
+        # A fine-tune, not a fresh start: a lower constant learning rate than training from scratch.
+        optim = {"name": "adam", "lr": args.retrain_lr, "lr_scheduler": "MultiStep", "lr_steps": [10**6]}
+        tree = D.train_spec(data, work / "retrain", section, args.retrain_epochs, optim=optim)
         retrained_path = D.run_train(tree, work / "retrain.yaml")
         models["retrained"] = load_model_file(retrained_path)[0]
     probe.sample()
     ms = latencies({k: models[k] for k in ("unpruned", "pruned")}, arch, work, args)
-    batches = D.test_batches(data, arch)
+    batches = D.test_batches(data.test_dir, arch)
     from tao_ocrnet.actions.recognize import torch_predictor
 
     scores = {k: D.score(torch_predictor(m, "cpu"), arch, batches) for k, m in models.items()}
@@ -156,17 +160,23 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="no training, fewer rounds (smoke test)")
     p.add_argument("--configs", default="small,default", help="comma-separated: small, default")
-    p.add_argument("--checkpoint", default="", help="a trained model of the (first) configuration")
+    p.add_argument(
+        "--checkpoint",
+        default="ocrnet_cpu_small",
+        help="a trained model of the (first) configuration (default: the shipped model; '' trains one here)",
+    )
     p.add_argument("--amount", type=float, default=0.4, help="hybrid pruning amount (0.4)")
     p.add_argument("--epochs", type=int, default=None, help="train the small config this long without --checkpoint")
-    p.add_argument("--retrain-epochs", type=int, default=None, help="retrain epochs after pruning (2; quick 1)")
+    p.add_argument("--retrain-epochs", type=int, default=None, help="retrain epochs after pruning (4; quick 1)")
+    p.add_argument("--retrain-lr", type=float, default=3e-4, help="Adam learning rate of the retrain (3e-4)")
+    p.add_argument("--num-train", type=int, default=None, help="synthetic training crops (8000; quick 256)")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads for torch and ONNX Runtime")
     p.add_argument("--rounds", type=int, default=None, help="timing rounds (5; quick 2)")
     p.add_argument("--min-seconds", type=float, default=None, help="time per variant per round (1.5; quick 0.5)")
     args = p.parse_args(argv)
     q = args.quick
     fill = {"rounds": 2 if q else 5, "min_seconds": 0.5 if q else 1.5, "epochs": 0 if q else 4}
-    fill["retrain_epochs"] = 1 if q else 2
+    fill |= {"retrain_epochs": 1 if q else 4, "num_train": 256 if q else 8000}
     for key, value in fill.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -176,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="bench_prune_"))
     results: list[bool] = []
     try:
-        data = D.prepare_data(root, 256 if q else 4000, 64 if q else 500)
+        data = D.prepare_data(root, args.num_train, 64 if q else 500)
         for name in [c.strip() for c in args.configs.split(",") if c.strip()]:
             results += run_config(args, name, data, root, probe)
         print()

@@ -40,7 +40,7 @@ CPU_MODEL = {
 def demo_sizes(quick: bool) -> dict[str, int]:
     if quick:
         return {"num_train": 200, "num_test": 40, "epochs": 1, "batch": 32}
-    return {"num_train": 4000, "num_test": 400, "epochs": 3, "batch": 64}
+    return {"num_train": 8000, "num_test": 500, "epochs": 4, "batch": 64}
 
 
 def write_spec(path: Path, tree: dict[str, Any]) -> Path:

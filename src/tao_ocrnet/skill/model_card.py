@@ -82,6 +82,9 @@ def render_model_card(facts: dict[str, Any] | None = None) -> str:
         "",
         "- Synthetic training data only: real photos (curved text, heavy occlusion, unusual fonts) read worse; "
         "fine-tune on a few hundred of your own crops.",
+        "- Long labels: a 32x100 input leaves 26 CTC steps, and labels of 9 or more characters (mostly random "
+        "strings and long pseudo-words in the test set) read worse, as the table shows; use a wider "
+        "`model.input_width` and fine-tune for long text.",
         "- Lower-case letters and digits only; punctuation and other scripts need another character list "
         "(fine-tuning keeps the shared characters).",
         "",
