@@ -227,8 +227,9 @@ class EvaluateConfig(_DeployInputSection, _DevicesSection):
 
 
 class InferenceConfig(_DeployInputSection, _DevicesSection):
+    # Not `???` (required) as in the reference: unset reads with the shipped model.
     checkpoint: str = field(
-        MISSING, "Model to run (.pth, pruned or quantized file, or a shipped model name; unset = ocrnet_cpu_small)."
+        "", "Model to run (.pth, pruned or quantized file, or a shipped model name; empty = ocrnet_cpu_small)."
     )
     trt_engine: str = field("", "TensorRT engine or ONNX file (deploy inference).")
     results_dir: str = field("", "Where inference writes (default <results_dir>/inference).")
