@@ -68,3 +68,23 @@ def test_multi_gpu_settings_on_a_cpu_machine_are_a_clear_error(trained_workspace
     assert cli(["train", "-e", str(spec)]) == 2
     err = capsys.readouterr().err
     assert "train.num_gpus" in err and "Traceback" not in err
+
+
+def test_a_run_ending_between_step_checkpoints_keeps_its_last_steps(trained_workspace, tmp_path):
+    from tao_ocrnet.model.checkpoint import load_model_file
+
+    # 4 steps per epoch, 2 epochs: periodic checkpoints at steps 3 and 6, and the end (step 8) saved too.
+    spec = _spec(trained_workspace, tmp_path, num_epochs=2, checkpoint_interval=3, checkpoint_interval_unit="step")
+    assert cli(["train", "-e", str(spec)]) == 0
+    out = tmp_path / "train"
+    names = sorted(p.name for p in out.glob("model_epoch_*.pth"))
+    assert names == [
+        "model_epoch_000_step_00003.pth", "model_epoch_001_step_00006.pth", "model_epoch_001_step_00008.pth",
+    ]  # fmt: skip
+    assert (out / "ocr_model_latest.pth").resolve().name == "model_epoch_001_step_00008.pth"
+    state = torch.load(out / "ocr_model_latest.pth", weights_only=True)
+    assert state["global_step"] == 8
+    load_model_file(out / "ocr_model_latest.pth")  # a usable model file
+    # Run again: nothing left to train, and no duplicate checkpoint appears.
+    assert cli(["train", "-e", str(spec)]) == 0
+    assert sorted(p.name for p in out.glob("model_epoch_*.pth")) == names

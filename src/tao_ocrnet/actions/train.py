@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from tao_ocrnet.actions.checkpoint_names import (
     LATEST_NAME,
     LATEST_STEM,
     PERIODIC_TEMPLATE,
+    parse_periodic,
     periodic_checkpoints,
+    periodic_name,
 )
 from tao_ocrnet.actions.common import RunContext, cli_main, select_device
 from tao_ocrnet.errors import SpecError, UserError
@@ -88,6 +91,20 @@ def _callbacks(ctx: RunContext):
             lines += [f"{gt:25s} | {pred:25s} | {conf:.4f} | {gt == pred}" for gt, pred, conf in module.samples[:5]]
             with (ctx.results_dir / "log_val.txt").open("a", encoding="utf-8") as fh:
                 fh.write("\n".join(lines) + "\n")
+
+        def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            # A run can end between two periodic checkpoints (a step interval, or an epoch count that is
+            # not a multiple of the interval): save its last steps too, and point the latest link there.
+            saved = periodic_checkpoints(ctx.results_dir)
+            if saved and parse_periodic(saved[-1].name)[1] == trainer.global_step:
+                return
+            final = ctx.results_dir / periodic_name(max(trainer.current_epoch - 1, 0), trainer.global_step)
+            trainer.save_checkpoint(final)  # every rank takes part; rank zero writes
+            if trainer.is_global_zero:
+                link = ctx.results_dir / f".{LATEST_NAME}.tmp"
+                link.unlink(missing_ok=True)
+                link.symlink_to(final.name)
+                os.replace(link, ctx.results_dir / LATEST_NAME)
 
         def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
             # Periodic checkpoints are written at the end of an epoch's training, before its validation,
