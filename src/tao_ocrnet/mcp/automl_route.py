@@ -2,13 +2,13 @@
 """Where `ocrnet_train` / `ocrnet_retrain` go when the AutoML policy routes a request to the tuner.
 
 The policy itself is `tao_ocrnet.automl.policy.resolve_policy`. The runner belongs to the AutoML layer
-(issue 7): it plugs in by providing `ROUTER_MODULE` with
+and plugs in through `ROUTER_MODULE` (`tao_ocrnet.automl.router`), which provides
 
     def route_train(request: JobRequest, decision: PolicyDecision, *, dry_run: bool) -> dict
 
 returning the tool's structured result (at least `job_id`, `action`, `state`, `dry_run`; the server adds
-`automl`); the caller's `automl_settings`, when given, arrive as a `settings=` keyword. Until that module
-exists, a request routed to AutoML trains directly and the result says so.
+`automl`); the caller's `automl_settings`, when given, arrive as a `settings=` keyword. In an installation
+without that module, a request routed to AutoML trains directly and the result says so.
 
 The study tools `ocrnet_automl_status` and `ocrnet_automl_cancel` are handled here too.
 """
