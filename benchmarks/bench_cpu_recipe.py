@@ -109,17 +109,13 @@ def write_spec(path: Path, results: Path, lmdb_train: Path, lmdb_test: Path, cha
     path.write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
 
 
-def _when(record: dict[str, Any]) -> dt.datetime:
-    return dt.datetime.strptime(f"{record['date']} {record['time']}", "%m/%d/%Y %H:%M:%S")
-
-
 def curve(status_path: Path, launched: dt.datetime) -> tuple[list[list[Any]], float | None]:
     """Rows (minutes since `launched`, epoch, train_loss, val_loss, val_acc, norm_ed) from status.json,
     and the minutes from launch to the action's STARTED line (process start-up and imports)."""
-    from tao_ocrnet.actions.common import read_status
+    from tao_ocrnet.actions.common import read_status, status_time
 
     records = read_status(status_path)
-    start = next((_when(r) for r in records if r.get("status") == "STARTED"), None)
+    start = next((status_time(r) for r in records if r.get("status") == "STARTED"), None)
     if start is None:
         return [], None
     train_loss = {
@@ -133,7 +129,7 @@ def curve(status_path: Path, launched: dt.datetime) -> tuple[list[list[Any]], fl
         if "epoch" in r and "val_acc" in kpi:
             rows.append(
                 [
-                    (_when(r) - launched).total_seconds() / 60,
+                    (status_time(r) - launched).total_seconds() / 60,
                     r["epoch"],
                     train_loss.get(r["epoch"], float("nan")),
                     kpi.get("val_loss", float("nan")),
@@ -179,13 +175,13 @@ def run_training(spec: Path, log_path: Path, limit_s: float) -> tuple[int | None
 
 def print_existing(status_path: Path) -> int:
     """The curve of a run that already happened (a long recipe run: hours, with resumptions)."""
-    from tao_ocrnet.actions.common import read_status
+    from tao_ocrnet.actions.common import read_status, status_time
 
     first = next((r for r in read_status(status_path) if r.get("status") == "STARTED"), None)
     if first is None:
         print(f"{status_path}: no STARTED line: not a training status.json")
         return 2
-    rows, _ = curve(status_path, _when(first))
+    rows, _ = curve(status_path, status_time(first))
     print(f"bench_cpu_recipe: the curve of {status_path}")
     C.table(["minutes", "epoch", "train_loss", "val_loss", "val_acc", "norm_ed"], rows)
     print("(minutes since the first start of the action, pauses between resumptions included)")

@@ -30,18 +30,14 @@ DATA_SEED = 20261124  # the --seed of `ocrnet synth` in recipes/pretrain_cpu.sh
 SIZE_LIMIT = 20 * 2**20
 
 
-def _when(record: dict[str, Any]) -> dt.datetime:
-    return dt.datetime.strptime(f"{record['date']} {record['time']}", "%m/%d/%Y %H:%M:%S")
-
-
 def training_hours(status_path: Path, until: dt.datetime) -> float:
     """Hours spent training up to `until`: each run from its STARTED line to its last line (pauses between
     a stopped run and its resumption are not counted)."""
-    from tao_ocrnet.actions.common import read_status
+    from tao_ocrnet.actions.common import read_status, status_time
 
     spans: list[list[dt.datetime]] = []
     for record in read_status(status_path):
-        when = _when(record)
+        when = status_time(record)
         if when > until:
             break
         if record.get("status") == "STARTED" or not spans:

@@ -29,7 +29,7 @@ TINY = (
 )
 
 
-def _stop_leftovers(home: Path) -> None:
+def stop_leftovers(home: Path) -> None:
     """Kill workers still alive and cancel their running trial jobs (a failed test must not leak processes)."""
     from tao_ocrnet.automl import workspace as wsp
     from tao_ocrnet.skill.jobs.service import JobService
@@ -51,7 +51,7 @@ def automl_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Jobs
     monkeypatch.delenv("OCRNET_AUTOML_STORAGE", raising=False)
     env = make_env(monkeypatch, tmp_path)
     yield env
-    _stop_leftovers(env.home)
+    stop_leftovers(env.home)
 
 
 def automl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from automl_fixtures import _stop_leftovers, assert_tiny_study_outputs
+from automl_fixtures import assert_tiny_study_outputs, stop_leftovers
 
 from mcp_fixtures import TINY, McpEnv, call, call_error, in_process_server
 
@@ -33,7 +33,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 def study_env(mcp_env: McpEnv) -> Iterator[McpEnv]:
     yield mcp_env
-    _stop_leftovers(mcp_env.home)  # a failed test must not leave workers or trial jobs running
+    stop_leftovers(mcp_env.home)  # a failed test must not leave workers or trial jobs running
 
 
 async def wait_study(client: Any, study: str, timeout: float = TIMEOUT) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Atomic file writes: readers never see half a file, and a failed write leaves the old file alone."""
+"""Safe file updates: atomic writes (readers never see half a file, a failed write leaves the old file
+alone) and an exclusive lock file shared by threads and processes."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
@@ -44,3 +46,14 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     with staged(path) as tmp:
         tmp.write_bytes(data)
     return path
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive `flock` on `path` (created if absent) for the block, across threads and processes."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -23,6 +23,10 @@ from tao_ocrnet.errors import SpecError, UserError
 
 log = logging.getLogger(__name__)
 
+# status.json time stamps, as the reference writes them
+STATUS_DATE = "%m/%d/%Y"
+STATUS_TIME = "%H:%M:%S"
+
 # The section whose results_dir an action uses (retrain is train; deploy actions use their section).
 _TASK_SECTION = {"retrain": "train", "trt_evaluate": "evaluate", "trt_inference": "inference"}
 
@@ -78,8 +82,8 @@ class StatusWriter:
             return
         now = dt.datetime.now()
         record: dict[str, Any] = {
-            "date": now.strftime("%m/%d/%Y"),
-            "time": now.strftime("%H:%M:%S"),
+            "date": now.strftime(STATUS_DATE),
+            "time": now.strftime(STATUS_TIME),
             "status": status,
             "verbosity": "INFO",
             "message": message,
@@ -90,6 +94,11 @@ class StatusWriter:
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
             fh.flush()
+
+
+def status_time(record: dict[str, Any]) -> dt.datetime:
+    """When a status.json line was written (the reference's separate date and time fields)."""
+    return dt.datetime.strptime(f"{record['date']} {record['time']}", f"{STATUS_DATE} {STATUS_TIME}")
 
 
 def read_status(path: Path) -> list[dict[str, Any]]:

@@ -17,7 +17,6 @@ never a blind `--strip-components=1` (skill_info `data_source_layout.extraction`
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gzip
 import logging
 import os
@@ -31,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from tao_ocrnet.atomic import file_lock
 from tao_ocrnet.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -214,22 +214,12 @@ def _open(archive: Path) -> Iterator[tuple[object, list[Member]]]:
         yield opened, members
 
 
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def extract_once(archive: Path, dest: Path) -> Path:
     """Extract `archive` into `dest` unless `dest` already holds a complete extraction; return `dest`."""
     if (dest / MARKER).is_file():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(dest.parent / f".{dest.name}.lock"):
+    with file_lock(dest.parent / f".{dest.name}.lock"):
         if (dest / MARKER).is_file():  # another job finished it while we waited
             return dest
         tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}-{secrets.token_hex(3)}"

@@ -14,18 +14,18 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from tao_ocrnet.atomic import file_lock
 from tao_ocrnet.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ class S3Bucket:
         if target.is_file() and target.stat().st_size == info.size:
             return target
         folder.mkdir(parents=True, exist_ok=True)
-        with _locked(folder / ".lock"):
+        with file_lock(folder / ".lock"):
             if target.is_file() and target.stat().st_size == info.size:
                 return target
             tmp = folder / f".{target.name}.partial-{secrets.token_hex(3)}"
@@ -252,13 +252,3 @@ class _Progress:
                 return
             self.next_tenth = tenth + 1
         log.info("downloading %s: %d%% of %.1f MiB", self.info.uri, tenth * 10, self.info.size / 2**20)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)

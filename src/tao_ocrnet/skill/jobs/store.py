@@ -10,16 +10,15 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tao_ocrnet.atomic import file_lock
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.skill.jobs import paths
 from tao_ocrnet.skill.jobs.ids import check_job_id, new_job_id
@@ -103,14 +102,8 @@ class JobStore:
 
     # --- writing -----------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def locked(self, job_id: str) -> Iterator[None]:
-        fd = os.open(self.job_dir(job_id) / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
+    def locked(self, job_id: str) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.job_dir(job_id) / LOCK_NAME)
 
     def create(self, record: dict[str, Any]) -> dict[str, Any]:
         """Write a new record; fails if one exists (the folder must come from `reserve`)."""
