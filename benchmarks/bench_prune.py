@@ -112,8 +112,10 @@ def run_config(args: Any, name: str, data: D.Data, root: Path, probe: C.SpeedPro
     if trained and args.retrain_epochs > 0:
         section = {k: getattr(arch, k) for k in ("input_channel", "input_height", "input_width")}
         section["pruned_graph_path"] = report["pruned_file"]
-        # A fine-tune, not a fresh start: a lower constant learning rate than training from scratch.
-        optim = {"name": "adam", "lr": args.retrain_lr, "lr_scheduler": "MultiStep", "lr_steps": [10**6]}
+        # A fine-tune, not a fresh start: a lower learning rate than training from scratch, cut x0.1 for
+        # the last epoch so the retrain ends settled rather than mid-step.
+        last = [args.retrain_epochs - 1] if args.retrain_epochs > 1 else [10**6]
+        optim = {"name": "adam", "lr": args.retrain_lr, "lr_scheduler": "MultiStep", "lr_steps": last}
         tree = D.train_spec(data, work / "retrain", section, args.retrain_epochs, optim=optim)
         retrained_path = D.run_train(tree, work / "retrain.yaml")
         models["retrained"] = load_model_file(retrained_path)[0]
@@ -168,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--amount", type=float, default=0.4, help="hybrid pruning amount (0.4)")
     p.add_argument("--epochs", type=int, default=None, help="train the small config this long without --checkpoint")
     p.add_argument("--retrain-epochs", type=int, default=None, help="retrain epochs after pruning (4; quick 1)")
-    p.add_argument("--retrain-lr", type=float, default=3e-4, help="Adam learning rate of the retrain (3e-4)")
+    p.add_argument(
+        "--retrain-lr", type=float, default=3e-4, help="Adam learning rate of the retrain, x0.1 for its last epoch"
+    )
     p.add_argument("--num-train", type=int, default=None, help="synthetic training crops (8000; quick 256)")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads for torch and ONNX Runtime")
     p.add_argument("--rounds", type=int, default=None, help="timing rounds (5; quick 2)")

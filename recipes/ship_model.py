@@ -3,8 +3,9 @@
 
     python recipes/ship_model.py OUT [--checkpoint PATH]
 
-Takes the newest training checkpoint in OUT/results/train (not the best by validation: the recipe
-validates on its test split, so picking by it would flatter the reported accuracy), writes the
+Takes the newest checkpoint of the recipe's last training phase (OUT/results_more/train, else
+OUT/results/train; not the best by validation: the recipe validates on its test split, so picking by
+it would flatter the reported accuracy), writes the
 weights-only model file into the package (src/tao_ocrnet/assets/), evaluates that file with
 `ocrnet evaluate` on the recipe's test split (fonts and words disjoint from training), and records the
 facts the model card is generated from (`ocrnet skill generate` renders references/pretrained_model_card.md).
@@ -47,22 +48,54 @@ def training_hours(status_path: Path, until: dt.datetime) -> float:
     return sum((end - start).total_seconds() for start, end in spans) / 3600
 
 
+def _count_lines(gt: Path) -> int:
+    with gt.open(encoding="utf-8") as f:
+        return sum(1 for _ in f)
+
+
 def data_facts(out: Path, seed: int) -> dict[str, Any]:
     from tao_ocrnet.data.fonts import font_family
     from tao_ocrnet.data.synth import generate_dataset
 
-    counts = {s: sum(1 for _ in (out / "data" / s / "gt_new.txt").open(encoding="utf-8")) for s in ("train", "test")}
+    counts = {s: _count_lines(out / "data" / s / "gt_new.txt") for s in ("train", "test")}
+    more = out / "data_more" / "train" / "gt_new.txt"
     with tempfile.TemporaryDirectory() as tmp:  # the recipe's font split, recomputed (it depends on the seed only)
         summary = generate_dataset(tmp, num_train=1, num_test=0, seed=seed, fonts_split=True)
     return {
         "generator": "ocrnet synth (tao_ocrnet.data.synth)",
         "seed": seed,
         "fonts_split": True,
-        "num_train": counts["train"],
+        "num_train": counts["train"],  # phase 1's crops; with the seed they define the test split
+        "num_more": _count_lines(more) if more.is_file() else 0,
         "num_test": counts["test"],
         "train_fonts": len(summary.train_fonts),
         "test_fonts": len(summary.test_fonts),
         "test_font_families": sorted({font_family(f) for f in summary.test_fonts}),
+    }
+
+
+def phase_facts(train_dir: Path, source: Path, num_crops: int) -> dict[str, Any]:
+    """What one `ocrnet train` run of the recipe did, up to checkpoint `source`."""
+    import torch
+
+    spec = yaml.safe_load((train_dir / "experiment.yaml").read_text(encoding="utf-8"))
+    steps = int(torch.load(source, map_location="cpu", weights_only=True)["global_step"])
+    batch = int(spec["dataset"]["batch_size"])
+    per_epoch = -(-num_crops // batch)  # the last batch of an epoch is short (not dropped)
+    samples = steps // per_epoch * num_crops + steps % per_epoch * batch
+    until = dt.datetime.fromtimestamp(source.stat().st_mtime).replace(microsecond=0)
+    start = str(spec["train"].get("pretrained_model_path") or "")
+    return {
+        "results": train_dir.parent.name,
+        "start": Path(start).relative_to(train_dir.parent.parent).as_posix() if start else "random weights",
+        "train_crops": num_crops,
+        "optimizer": spec["train"]["optim"],
+        "checkpoint": source.name,
+        "steps": steps,
+        "samples_seen": samples,
+        "epochs": round(samples / num_crops, 2),
+        "wall_time_hours": round(training_hours(train_dir / "status.json", until), 2),
+        "finished": until.isoformat(),
     }
 
 
@@ -100,31 +133,28 @@ def accuracy_by_length(predictions_csv: Path) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("out", type=Path, help="the folder recipes/pretrain_cpu.sh trained in")
-    p.add_argument("--checkpoint", type=Path, help="a training checkpoint (default: the newest in OUT/results/train)")
+    p.add_argument("--checkpoint", type=Path, help="a training checkpoint (default: the newest of the last phase)")
     args = p.parse_args(argv)
-    import torch
-
     from tao_ocrnet.actions.train import latest_checkpoint
     from tao_ocrnet.model.checkpoint import load_model_file, save_model_file
 
     out = args.out.resolve()
-    train_dir = out / "results" / "train"
-    source = args.checkpoint or latest_checkpoint(train_dir)
-    if source is None:
-        print(f"no training checkpoint in {train_dir}", file=sys.stderr)
+    data = data_facts(out, DATA_SEED)
+    dirs = [d for d in (out / "results" / "train", out / "results_more" / "train") if latest_checkpoint(d)]
+    if not dirs:
+        print(f"no training checkpoint in {out}/results*/train", file=sys.stderr)
         return 2
-    raw = torch.load(source, map_location="cpu", weights_only=True)
+    source = args.checkpoint or latest_checkpoint(dirs[-1])
+    crops = (data["num_train"], data["num_train"] + data["num_more"])
+    phases = [phase_facts(d, source if d == dirs[-1] else latest_checkpoint(d), crops[i]) for i, d in enumerate(dirs)]
     model, arch, _ = load_model_file(source)
     target = ASSETS / f"{NAME}.pth"
     save_model_file(target, model, arch)
     if target.stat().st_size > SIZE_LIMIT:
         print(f"{target} is larger than 20 MiB", file=sys.stderr)
         return 1
-    spec = yaml.safe_load((train_dir / "experiment.yaml").read_text(encoding="utf-8"))
+    spec = yaml.safe_load((dirs[0] / "experiment.yaml").read_text(encoding="utf-8"))
     result = evaluate(target, out)
-    until = dt.datetime.fromtimestamp(source.stat().st_mtime).replace(microsecond=0)
-    data = data_facts(out, DATA_SEED)
-    samples = int(raw["global_step"]) * int(spec["dataset"]["batch_size"])
     facts = {
         "name": NAME,
         "file": target.name,
@@ -136,19 +166,17 @@ def main(argv: list[str] | None = None) -> int:
         "recipe": {
             "spec": "recipes/pretrain_cpu.yaml",
             "command": "nohup nice -n 19 bash recipes/pretrain_cpu.sh ~/ocrnet-pretrain > pretrain.log 2>&1 &",
-            "optimizer": spec["train"]["optim"],
             "batch_size": spec["dataset"]["batch_size"],
             "augmentation": spec["dataset"]["augmentation"],
         },
         "data": data,
         "training": {
-            "checkpoint": source.name,
-            "steps": int(raw["global_step"]),
-            "samples_seen": samples,
-            "epochs": round(samples / data["num_train"], 2),
-            "wall_time_hours": round(training_hours(train_dir / "status.json", until), 2),
+            "checkpoint": f"{phases[-1]['results']}/train/{source.name}",
+            "steps": sum(ph["steps"] for ph in phases),
+            "samples_seen": sum(ph["samples_seen"] for ph in phases),
+            "wall_time_hours": round(sum(ph["wall_time_hours"] for ph in phases), 2),
             "machine": "2 CPU cores (no GPU), shared with other work during the run",
-            "finished": until.isoformat(),
+            "phases": phases,
         },
         "test": {
             "accuracy": round(float(result["accuracy"]), 4),

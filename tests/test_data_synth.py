@@ -72,6 +72,24 @@ def test_fonts_split_is_disjoint(tmp_path):
     assert not train & test
 
 
+def test_extending_a_dataset_keeps_its_split_and_held_out_labels(tmp_path):
+    """`ocrnet synth --first-index N+1 --avoid-labels test/gt` adds fresh crops of the same split."""
+    s = generate_dataset(tmp_path / "d", 60, 30, seed=3, fonts_split=True)
+    test_gt = tmp_path / "d" / "test" / "gt_new.txt"
+    parser = add_synth_arguments(argparse.ArgumentParser())
+    extend = ["--fonts-split", "--first-index", "61", "--avoid-labels", str(test_gt)]
+    args = parser.parse_args([str(tmp_path / "more"), "--num", "80", "--num-test", "0", "--seed", "3", *extend])
+    more = main_synth(args)
+    assert more["train_fonts"] == s.train_fonts and more["test_fonts"] == s.test_fonts
+    entries = parse_gt_file(tmp_path / "more" / "train" / "gt_new.txt").entries
+    assert [e.rel_path[:12] for e in entries] == [f"word_{i:07d}" for i in range(61, 141)]
+    assert not {e.label for e in entries} & {e.label for e in parse_gt_file(test_gt).entries}
+    old = {p.name for p in (tmp_path / "d" / "train").glob("word_*")}
+    assert not old & {p.name for p in (tmp_path / "more" / "train").glob("word_*")}
+    with pytest.raises(DataError, match="first_index"):
+        generate_dataset(tmp_path / "bad", 2, 1, first_index=0)
+
+
 def test_refuses_overwrite_and_cli_entry(synth_dataset, tmp_path):
     with pytest.raises(DataError, match="refusing to overwrite"):
         generate_dataset(synth_dataset.out_dir, 2, 1)

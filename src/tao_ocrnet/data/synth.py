@@ -420,10 +420,16 @@ def _write_tar(folder: Path, archive: Path) -> None:
 
 
 def _plan_split(
-    split: str, n: int, seed: int, maker: _LabelMaker, fonts: list[list[str]], avoid: set[str]
+    split: str,
+    n: int,
+    seed: int,
+    maker: _LabelMaker,
+    fonts: list[list[str]],
+    avoid: frozenset[str] | set[str],
+    first: int = 1,
 ) -> list[_Plan]:
     plans = []
-    for i in range(1, n + 1):
+    for i in range(first, first + n):
         rng = _sample_rng(seed, split, i, 0)
         text, label = maker.make(rng, avoid)
         plans.append(_Plan(i, text, label, _pick_font(fonts, rng)))
@@ -477,18 +483,25 @@ def generate_dataset(
     workers: int = 1,
     overwrite: bool = False,
     words: Sequence[str] = ENGLISH_WORDS,
+    first_index: int = 1,
+    avoid_labels: Iterable[str] = (),
 ) -> SynthSummary:
     """Write a synthetic dataset to `out_dir` in the layout of the module docstring.
 
     `charset`: a CHARSETS name or the characters; `fonts`: a folder (or font files) replacing the
     system font folders; `fonts_split`: disjoint font designs and labels between train and test;
     `workers` > 1 renders in that many processes (same output). Existing outputs are replaced only
-    with `overwrite`. Work happens in a temporary folder inside `out_dir`, moved in at the end.
+    with `overwrite`. More training data for an existing dataset: the same seed (hence the same
+    font and word split) with `first_index` past its `num_train` renders fresh crops, and
+    `avoid_labels` (e.g. its test labels) keeps labels out of both splits. Work happens in a
+    temporary folder inside `out_dir`, moved in at the end.
     """
     if num_train < 1 or num_test < 0:
         raise DataError(f"need num_train >= 1 and num_test >= 0 (got {num_train}, {num_test})")
     if height < 8:
         raise DataError(f"height must be at least 8 pixels (got {height})")
+    if first_index < 1:
+        raise DataError(f"first_index numbers the training crops from 1 (got {first_index})")
     started = time.monotonic()
     chars = resolve_charset(charset)
     out = Path(out_dir)
@@ -504,16 +517,17 @@ def generate_dataset(
     work = out / f".synth-partial-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     try:
+        held_out = frozenset(avoid_labels)
         train_labels: set[str] = set()
-        for split, n, split_fonts, split_words in (
-            ("train", num_train, train_fonts, train_words),
-            ("test", num_test, test_fonts, test_words),
+        for split, n, first, split_fonts, split_words in (
+            ("train", num_train, first_index, train_fonts, train_words),
+            ("test", num_test, 1, test_fonts, test_words),
         ):
             folder = work / split
             folder.mkdir(parents=True)
             maker.words = split_words
-            avoid = train_labels if (fonts_split and split == "test") else set()
-            plans = _plan_split(split, n, seed, maker, _by_family(split_fonts), avoid)
+            avoid = held_out | train_labels if (fonts_split and split == "test") else held_out
+            plans = _plan_split(split, n, seed, maker, _by_family(split_fonts), avoid, first)
             if split == "train" and fonts_split:
                 train_labels = {p.label for p in plans}
             names = _render_split(plans, split, folder, seed, height, workers, f"synth {split}")

@@ -26,9 +26,29 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument(
         "--keep-case", action="store_true", help="labels keep the rendered case (default: lower-case labels)"
     )
+    parser.add_argument(
+        "--first-index",
+        type=int,
+        default=1,
+        help="number training crops from here: with an earlier run's seed and a value past its --num, "
+        "fresh crops of the same font and word split (default 1)",
+    )
+    parser.add_argument(
+        "--avoid-labels",
+        action="append",
+        default=[],
+        metavar="GT_FILE",
+        help="gt file whose labels no crop may use, e.g. the test split being extended (repeatable)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset in OUT")
     return parser
+
+
+def _held_out_labels(gt_files: list[str]) -> set[str]:
+    from tao_ocrnet.data.gt import parse_gt_file
+
+    return {e.label for gt in gt_files for e in parse_gt_file(gt, key="--avoid-labels").entries}
 
 
 def main_synth(args: argparse.Namespace) -> dict[str, object]:
@@ -49,5 +69,7 @@ def main_synth(args: argparse.Namespace) -> dict[str, object]:
         max_label_length=getattr(args, "max_label_length", 25),
         workers=getattr(args, "workers", 1),
         overwrite=getattr(args, "overwrite", False),
+        first_index=getattr(args, "first_index", 1),
+        avoid_labels=_held_out_labels(getattr(args, "avoid_labels", [])),
     )
     return summary.to_dict()

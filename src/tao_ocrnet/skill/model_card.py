@@ -13,14 +13,13 @@ from tao_ocrnet.skill.render import MARKDOWN_MARKER
 MODEL_CARD = "references/pretrained_model_card.md"
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+def _pct(x: float, digits: int = 1) -> str:
+    return f"{100 * x:.{digits}f}%"
 
 
 def render_model_card(facts: dict[str, Any] | None = None) -> str:
     f = facts or shipped_model_facts(DEFAULT_MODEL)
     a, d, t, r = f["architecture"], f["data"], f["training"], f["recipe"]
-    opt = r["optimizer"]
     arch_rows = [
         ("Network", f"{'TPS-' if a['tps'] else ''}{a['backbone']}-BiLSTM-{a['prediction']}"),
         ("Widths", f"feature_channel {a['feature_channel']}, hidden_size {a['hidden_size']}"),
@@ -52,24 +51,43 @@ def render_model_card(facts: dict[str, Any] | None = None) -> str:
         "",
         "## Training",
         "",
-        f"- Recipe: `{r['spec']}`, one command (re-running it resumes from the newest checkpoint):",
+        f"- Recipe: `{r['spec']}` and `recipes/pretrain_cpu.sh`, one command (re-running it resumes from the "
+        "newest checkpoint of the phase it stopped in):",
         "",
         f"  ```bash\n  {r['command']}\n  ```",
         "",
-        f"- Optimizer: {opt['name']} lr {opt['lr']}, {opt['lr_scheduler']} decay x{opt['lr_decay']} at epochs "
-        f"{opt['lr_steps']}; batch {r['batch_size']}; augmentation probability {r['augmentation']['aug_prob']}.",
-        f"- Data: {d['num_train']:,} training crops from `{d['generator']}` (seed {d['seed']}, "
-        f"{d['train_fonts']} font files; lower / upper / mixed case rendered with lower-case labels, words and "
-        "random strings, textured backgrounds, rotation, perspective, blur, noise, JPEG artefacts).",
-        f"- Seen: {t['samples_seen']:,} samples ({t['epochs']} epochs, {t['steps']:,} steps); packaged from "
-        f"`{t['checkpoint']}` (the newest checkpoint, not the best by validation).",
-        f"- Wall time: {t['wall_time_hours']} h of training on {t['machine']}.",
+        f"- Data: {d['num_train'] + d.get('num_more', 0):,} training crops from `{d['generator']}` (seed "
+        f"{d['seed']}, {d['train_fonts']} font files; lower / upper / mixed case rendered with lower-case labels, "
+        "words and random strings, textured backgrounds, rotation, perspective, blur, noise, JPEG artefacts): "
+        f"{d['num_train']:,} for phase 1, and {d.get('num_more', 0):,} more of the same fonts and words "
+        "(numbered after them, test labels held out) added in phase 2.",
+        f"- Batch {r['batch_size']}, augmentation probability {r['augmentation']['aug_prob']}, phases:",
+        "",
+        table(
+            ("Phase", "Starts from", "Training crops", "Optimizer", "Epochs", "Samples seen", "Wall time"),
+            [
+                (
+                    f"{i} (`{ph['results']}/`)",
+                    ph["start"],
+                    f"{ph['train_crops']:,}",
+                    f"{ph['optimizer']['name']} lr {ph['optimizer']['lr']}, x{ph['optimizer']['lr_decay']} at "
+                    f"epochs {ph['optimizer']['lr_steps']}",
+                    str(ph["epochs"]),
+                    f"{ph['samples_seen']:,}",
+                    f"{ph['wall_time_hours']} h",
+                )
+                for i, ph in enumerate(t["phases"], start=1)
+            ],
+        ),
+        "",
+        f"- In all: {t['samples_seen']:,} samples ({t['steps']:,} steps) in {t['wall_time_hours']} h of training "
+        f"on {t['machine']}; packaged from `{t['checkpoint']}` (the newest checkpoint, not the best by validation).",
         "",
         "## Accuracy",
         "",
         f"On the recipe's synthetic test split: {d['num_test']:,} crops whose font designs "
         f"({d['test_fonts']} files: {', '.join(d['test_font_families'])}) and words are disjoint from training: "
-        f"word accuracy **{_pct(f['test']['accuracy'])}**, normalised edit distance {f['test']['norm_ed']:.3f}. "
+        f"word accuracy **{_pct(f['test']['accuracy'], 2)}**, normalised edit distance {f['test']['norm_ed']:.3f}. "
         "`python benchmarks/bench_shipped.py` re-measures it and prints CPU latency and throughput "
         "(PyTorch and ONNX Runtime). By label length (a 100-pixel-wide input squeezes long labels the most):",
         "",
