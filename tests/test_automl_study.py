@@ -127,10 +127,11 @@ def test_two_workers_share_one_sqlite_storage(automl_env, synth_root, tmp_path):
     finally:
         if second.poll() is None:
             second.kill()
-    assert status["state"] == "COMPLETE"
     history = status["history"]
-    assert len(history) == 4 and all(r["status"] in ("success", "pruned") for r in history)
-    assert {r["worker"]["index"] for r in history} == {0, 9}  # both workers ran trials
-    assert len({r["job_id"] for r in history}) == 4
-    assert len({json.dumps(r["specs"], sort_keys=True) for r in history}) == 4  # no configuration twice
+    seen = json.dumps([{k: r.get(k) for k in ("status", "worker", "job_id", "specs")} for r in history])
+    assert status["state"] == "COMPLETE", status
+    assert len(history) == 4 and all(r["status"] in ("success", "pruned") for r in history), seen
+    assert {r["worker"]["index"] for r in history} == {0, 9}, seen  # both workers ran trials
+    assert len({r["job_id"] for r in history}) == 4, seen
+    assert len({json.dumps(r["specs"], sort_keys=True) for r in history}) == 4, seen  # no configuration twice
     assert status["storage"] == url and Path(url.removeprefix("sqlite:///")).is_file()
