@@ -11,7 +11,7 @@ set -euo pipefail
 OUT=$(realpath -m "${1:?usage: [NUM_TRAIN=N] [NUM_TEST=M] [NUM_MORE=K] pretrain_cpu.sh OUT [dotted.key=value ...]}")
 NUM_TRAIN=${NUM_TRAIN:-100000}
 NUM_TEST=${NUM_TEST:-2000}
-NUM_MORE=${NUM_MORE:-200000}
+NUM_MORE=${NUM_MORE:-400000}
 SEED=20261124
 shift  # the rest are spec overrides for both training phases
 HERE=$(cd "$(dirname "$0")" && pwd)

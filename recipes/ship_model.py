@@ -87,7 +87,7 @@ def phase_facts(train_dir: Path, source: Path, num_crops: int) -> dict[str, Any]
     start = str(spec["train"].get("pretrained_model_path") or "")
     return {
         "results": train_dir.parent.name,
-        "start": Path(start).relative_to(train_dir.parent.parent).as_posix() if start else "random weights",
+        "start": start or "random weights",
         "train_crops": num_crops,
         "optimizer": spec["train"]["optim"],
         "checkpoint": source.name,
@@ -147,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     source = args.checkpoint or latest_checkpoint(dirs[-1])
     crops = (data["num_train"], data["num_train"] + data["num_more"])
     phases = [phase_facts(d, source if d == dirs[-1] else latest_checkpoint(d), crops[i]) for i, d in enumerate(dirs)]
+    for ph in phases:  # name the phase a fine-tune started from rather than a machine-specific path
+        for i, d in enumerate(dirs):
+            if Path(ph["start"]).resolve().parent == d.resolve():
+                ph["start"] = f"phase {i + 1}'s last checkpoint"
     model, arch, _ = load_model_file(source)
     target = ASSETS / f"{NAME}.pth"
     save_model_file(target, model, arch)
