@@ -48,16 +48,17 @@ def training_hours(status_path: Path, until: dt.datetime) -> float:
     return sum((end - start).total_seconds() for start, end in spans) / 3600
 
 
-def _count_lines(gt: Path) -> int:
-    with gt.open(encoding="utf-8") as f:
-        return sum(1 for _ in f)
+def _count_crops(gt: Path) -> int:
+    from tao_ocrnet.data.gt import parse_gt_file
+
+    return len(parse_gt_file(gt).entries)
 
 
 def data_facts(out: Path, seed: int) -> dict[str, Any]:
     from tao_ocrnet.data.fonts import font_family
     from tao_ocrnet.data.synth import generate_dataset
 
-    counts = {s: _count_lines(out / "data" / s / "gt_new.txt") for s in ("train", "test")}
+    counts = {s: _count_crops(out / "data" / s / "gt_new.txt") for s in ("train", "test")}
     more = out / "data_more" / "train" / "gt_new.txt"
     with tempfile.TemporaryDirectory() as tmp:  # the recipe's font split, recomputed (it depends on the seed only)
         summary = generate_dataset(tmp, num_train=1, num_test=0, seed=seed, fonts_split=True)
@@ -66,7 +67,7 @@ def data_facts(out: Path, seed: int) -> dict[str, Any]:
         "seed": seed,
         "fonts_split": True,
         "num_train": counts["train"],  # phase 1's crops; with the seed they define the test split
-        "num_more": _count_lines(more) if more.is_file() else 0,
+        "num_more": _count_crops(more) if more.is_file() else 0,
         "num_test": counts["test"],
         "train_fonts": len(summary.train_fonts),
         "test_fonts": len(summary.test_fonts),

@@ -17,7 +17,7 @@ from tao_ocrnet.data.charset import ALNUM36
 from tao_ocrnet.data.fonts import discover_fonts, load_font
 from tao_ocrnet.errors import ModelFileError
 from tao_ocrnet.model.checkpoint import resolve_model_path
-from tao_ocrnet.model.shipped import DEFAULT_MODEL, SHIPPED_MODELS
+from tao_ocrnet.model.shipped import DEFAULT_MODEL, SHIPPED_MODELS, shipped_model_facts
 
 WORDS = ["house", "market", "coffee", "street", "open", "station", "welcome", "parking", "2024", "exit"]
 FONT_FILES = ("DejaVuSans.ttf", "LiberationSerif-Regular.ttf")  # from the project's set-up (scripts/setup.sh)
@@ -38,6 +38,23 @@ def test_the_shipped_file_is_small_weights_only_and_the_documented_model():
     )  # fmt: skip
     assert (arch["input_channel"], arch["input_height"], arch["input_width"]) == (1, 32, 100)
     assert set(SHIPPED_MODELS) == {DEFAULT_MODEL}
+
+
+def test_the_model_card_facts_and_the_demo_config_describe_the_shipped_file():
+    """The card is generated from the facts file: a replaced .pth without re-packaging must fail here."""
+    import hashlib
+
+    from tao_ocrnet.actions.demo import CPU_MODEL
+    from tao_ocrnet.model.checkpoint import load_model_file
+
+    path = shipped_file()
+    facts = shipped_model_facts()
+    assert facts["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() and facts["bytes"] == path.stat().st_size
+    model, arch, _ = load_model_file(path)
+    assert facts["parameters"] == sum(t.numel() for t in model.parameters())
+    assert facts["charset"] == "".join(arch.charset)
+    # The demo fine-tunes the shipped model: a different width would load nothing but mismatched shapes.
+    assert {k: getattr(arch, k) for k in CPU_MODEL} == CPU_MODEL
 
 
 def render_clean(word: str, font_path: str, out: Path) -> None:

@@ -21,10 +21,10 @@ import yaml
 
 from tao_ocrnet.actions.common import run_action
 from tao_ocrnet.errors import UserError
+from tao_ocrnet.model.shipped import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
-SHIPPED_MODEL = "ocrnet_cpu_small"
 # The small CPU configuration (README "The shipped model and the CPU recipe"): the shipped model's.
 CPU_MODEL = {
     "backbone": "ResNet",
@@ -107,7 +107,7 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0) -> dict[str, Any]:
             "max_label_length": 25,
         },
     }
-    log.info("demo 3/5: fine-tuning the shipped model %s for %d epochs", SHIPPED_MODEL, sizes["epochs"])
+    log.info("demo 3/5: fine-tuning the shipped model %s for %d epochs", DEFAULT_MODEL, sizes["epochs"])
     train_spec = write_spec(
         specs / "train.yaml",
         {
@@ -117,7 +117,7 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0) -> dict[str, Any]:
                 "seed": seed,
                 "checkpoint_interval": sizes["epochs"],
                 # From scratch, this CPU config needs hours to leave the CTC plateau; fine-tuning needs minutes.
-                "pretrained_model_path": SHIPPED_MODEL,
+                "pretrained_model_path": DEFAULT_MODEL,
                 "optim": {
                     "name": "adam",
                     "lr": 3e-4,

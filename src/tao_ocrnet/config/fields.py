@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 MISSING = "???"
+"""TAO/OmegaConf marker for a value that must be set before the action runs."""
 
 
 def is_unset(value: Any) -> bool:
@@ -22,9 +23,6 @@ def is_unset(value: Any) -> bool:
     if isinstance(value, list):
         return all(is_unset(v) for v in value)
     return value is None or str(value).strip() in ("", MISSING)
-
-
-"""TAO/OmegaConf marker for a value that must be set before the action runs."""
 
 
 def field(
