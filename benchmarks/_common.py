@@ -139,7 +139,7 @@ class SpeedProbe:
 
 def synth(out: Path, num_train: int, num_test: int, seed: int = 0, *, fonts_split: bool = False) -> Any:
     """`generate_dataset` with its progress bars silenced (2 worker processes: the machine's cores)."""
-    from tao_ocrnet.data.synth import generate_dataset
+    from tao_ocrnet.data.synth.generate import generate_dataset
 
     with quiet():
         return generate_dataset(

@@ -50,7 +50,7 @@ TINY = (
 def run_study(root: Path, data: Path, name: str, settings: dict, worker_cpus: list[str] | None) -> tuple[float, dict]:
     from tao_ocrnet.automl.plan import StudyRequest
     from tao_ocrnet.automl.runner import start_study, wait_study
-    from tao_ocrnet.skill.inputs import DataRoots
+    from tao_ocrnet.datasources.resolver import DataRoots
 
     request = StudyRequest(roots=DataRoots(train_datasets=(str(data),)), overrides=TINY)
     started = time.perf_counter()

@@ -70,8 +70,8 @@ def build_variants(model: Any, arch: Any, data: D.Data, work: Path, threads: int
     from tao_ocrnet.data.transforms import ImageTransform
     from tao_ocrnet.deploy.calibration import iter_batches, plan_calibration
     from tao_ocrnet.deploy.onnx_export import export_onnx
-    from tao_ocrnet.deploy.ort_backend import ort_predictor
     from tao_ocrnet.deploy.quantize import quantize_onnxruntime, quantize_torchao
+    from tao_ocrnet.runtime.ort_backend import ort_predictor
 
     fp32 = work / "model.onnx"
     int8 = work / "model_int8.onnx"

@@ -53,10 +53,10 @@ def cold_cli_ms(argv: list[str], env: dict[str, str]) -> float:
 
 
 def bench_submit(root: Path, submits: int) -> None:
-    from tao_ocrnet.data.synth import generate_dataset
-    from tao_ocrnet.skill.inputs import DataRoots
-    from tao_ocrnet.skill.jobs.service import JobService
-    from tao_ocrnet.skill.resolve import JobRequest
+    from tao_ocrnet.data.synth.generate import generate_dataset
+    from tao_ocrnet.datasources.resolver import DataRoots
+    from tao_ocrnet.jobs.resolve import JobRequest
+    from tao_ocrnet.jobs.service import JobService
 
     data = root / "data"
     generate_dataset(data, 48, 16, seed=1, workers=1)
@@ -87,9 +87,9 @@ def bench_submit(root: Path, submits: int) -> None:
 
 
 def bench_list(root: Path, records: int) -> None:
-    from tao_ocrnet.skill.jobs.record import COMPLETE, RUNNING, new_record
-    from tao_ocrnet.skill.jobs.service import JobService
-    from tao_ocrnet.skill.jobs.store import JobStore
+    from tao_ocrnet.jobs.record import COMPLETE, RUNNING, new_record
+    from tao_ocrnet.jobs.service import JobService
+    from tao_ocrnet.jobs.store import JobStore
 
     store = JobStore(root / "list_home" / "jobs")
     spec = {"results_dir": "/results", "train": {"num_epochs": 10}, "dataset": {"batch_size": 16}}

@@ -140,7 +140,7 @@ async def prepare_and_submit(env: dict[str, str], workspace: Path, submits: int)
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    from tao_ocrnet.data.synth import generate_dataset
+    from tao_ocrnet.data.synth.generate import generate_dataset
 
     with tempfile.TemporaryDirectory(prefix="bench_mcp_") as tmp:
         root = Path(tmp)

@@ -77,7 +77,7 @@ def latencies(models: dict[str, Any], arch: Any, work: Path, args: Any) -> dict[
 
     from tao_ocrnet.actions.recognize import torch_predictor
     from tao_ocrnet.deploy.onnx_export import export_onnx
-    from tao_ocrnet.deploy.ort_backend import ort_predictor
+    from tao_ocrnet.runtime.ort_backend import ort_predictor
 
     variants: dict[str, D.Predictor] = {}
     for name, model in models.items():

@@ -55,15 +55,15 @@ def _count_crops(gt: Path) -> int:
 
 
 def data_facts(out: Path, seed: int) -> dict[str, Any]:
-    from tao_ocrnet.data.fonts import font_family
-    from tao_ocrnet.data.synth import generate_dataset
+    from tao_ocrnet.data.synth.fonts import font_family
+    from tao_ocrnet.data.synth.generate import generate_dataset
 
     counts = {s: _count_crops(out / "data" / s / "gt_new.txt") for s in ("train", "test")}
     more = out / "data_more" / "train" / "gt_new.txt"
     with tempfile.TemporaryDirectory() as tmp:  # the recipe's font split, recomputed (it depends on the seed only)
         summary = generate_dataset(tmp, num_train=1, num_test=0, seed=seed, fonts_split=True)
     return {
-        "generator": "ocrnet synth (tao_ocrnet.data.synth)",
+        "generator": "ocrnet synth (tao_ocrnet.data.synth.generate)",
         "seed": seed,
         "fonts_split": True,
         "num_train": counts["train"],  # phase 1's crops; with the seed they define the test split

@@ -150,7 +150,7 @@ def main(argv: list[str]) -> int:
     )
     _say(f"the command ended with exit code {code}" + (" (canceled)" if canceled else ""))
     try:
-        from tao_ocrnet.skill.jobs.hooks import record_exit
+        from tao_ocrnet.jobs.hooks import record_exit
 
         record = record_exit(job_dir)
         metric = record.get("kpis", {}).get(METRIC) if METRIC else None

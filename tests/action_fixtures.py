@@ -73,7 +73,7 @@ def convert_split(spec: Path, data: Path, results: Path, split: str) -> int:
 @pytest.fixture(scope="session")
 def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """64 train / 24 test synthetic crops, converted to LMDB and trained for 2 epochs (read-only for tests)."""
-    from tao_ocrnet.data.synth import generate_dataset
+    from tao_ocrnet.data.synth.generate import generate_dataset
 
     root = tmp_path_factory.mktemp("workspace")
     data, results = root / "data", root / "results"

@@ -32,7 +32,7 @@ TINY = (
 def stop_leftovers(home: Path) -> None:
     """Kill workers still alive and cancel their running trial jobs (a failed test must not leak processes)."""
     from tao_ocrnet.automl import workspace as wsp
-    from tao_ocrnet.skill.jobs.service import JobService
+    from tao_ocrnet.jobs.service import JobService
 
     root = home / "automl"
     for ws in root.iterdir() if root.is_dir() else []:

@@ -64,7 +64,7 @@ def charset_file(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def synth_dataset(tmp_path_factory: pytest.TempPathFactory):
     """A small synthetic dataset (48 train, 16 test, alnum36) in the skill's layout; shared, read-only."""
-    from tao_ocrnet.data.synth import generate_dataset
+    from tao_ocrnet.data.synth.generate import generate_dataset
 
     return generate_dataset(tmp_path_factory.mktemp("synth"), 48, 16, seed=0)
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tao_ocrnet.cli import main as cli
-from tao_ocrnet.skill.jobs.platform import LogChunk, Observation
-from tao_ocrnet.skill.jobs.record import CANCELED, RUNNING
+from tao_ocrnet.jobs.platforms.base import LogChunk, Observation
+from tao_ocrnet.jobs.record import CANCELED, RUNNING
 
 # The tiny model on the CPU (overrides for `ocrnet jobs submit train`; add the epochs with `tiny(n)`).
 TINY_TRAIN = (
@@ -65,7 +65,7 @@ def jobs_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> JobsEnv:
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """48 train / 16 test crops in the skill's data-source layout (archives, gt files, character_list)."""
-    from tao_ocrnet.data.synth import generate_dataset
+    from tao_ocrnet.data.synth.generate import generate_dataset
 
     root = tmp_path_factory.mktemp("jobs_data") / "data"
     generate_dataset(root, 48, 16, seed=5, workers=1)
@@ -118,7 +118,7 @@ def wait_for(job_id: str, states: tuple[str, ...], timeout: float = 300) -> dict
 
 
 def log_tail(job_id: str, lines: int = 40) -> str:
-    from tao_ocrnet.skill.jobs.service import JobService
+    from tao_ocrnet.jobs.service import JobService
 
     try:
         return "".join(JobService().logs(job_id, tail=lines))

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tao_ocrnet.skill.paths import find_project_root
+from tao_ocrnet.skill_root import find_project_root
 
 ROOT = find_project_root()
 
@@ -65,7 +65,7 @@ class McpEnv:
 @pytest.fixture(scope="session")
 def mcp_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """48 train / 16 test crops in the skill's data-source layout."""
-    from tao_ocrnet.data.synth import generate_dataset
+    from tao_ocrnet.data.synth.generate import generate_dataset
 
     root = tmp_path_factory.mktemp("mcp_data") / "data"
     generate_dataset(root, 48, 16, seed=11, workers=1)
@@ -96,7 +96,7 @@ def mcp_env(tmp_path: Path, mcp_data: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def in_process_server(env: McpEnv) -> Any:
-    from tao_ocrnet.mcp.runtime import Runtime
+    from tao_ocrnet.mcp.context import Runtime
     from tao_ocrnet.mcp.server import build_server
 
     return build_server(Runtime.load(ROOT, [str(env.workspace)]))

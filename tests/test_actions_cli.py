@@ -137,7 +137,7 @@ def test_missing_paths_name_the_key(trained_workspace, tmp_path, capsys):
 
 def test_bad_training_labels_are_skipped_and_counted(tmp_path):
     """Labels outside the character list or longer than max_label_length never reach the loss."""
-    from tao_ocrnet.data.synth import generate_dataset
+    from tao_ocrnet.data.synth.generate import generate_dataset
 
     data, results = tmp_path / "data", tmp_path / "results"
     generate_dataset(data, 40, 8, seed=5)
@@ -197,7 +197,7 @@ def test_dataset_convert_reports_skipped_images(tmp_path):
 
 def test_interrupted_training_resumes_without_losing_epochs(tmp_path):
     """kill -9 during epoch 2 of 4; running the same command again resumes from the latest checkpoint."""
-    from tao_ocrnet.data.synth import generate_dataset
+    from tao_ocrnet.data.synth.generate import generate_dataset
 
     data, results = tmp_path / "data", tmp_path / "results"
     generate_dataset(data, 96, 16, seed=7)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tao_ocrnet.automl.policy import NOT_RUNNABLE, normalise_policy, policy_from_request, resolve_policy
-from tao_ocrnet.skill.paths import skill_root as repo_root
+from tao_ocrnet.skill_root import skill_root as repo_root
 
 OFF = [
     "Train OCRNet on my crops, but turn off AutoML",

@@ -17,8 +17,8 @@ import pytest
 from automl_fixtures import TINY, assert_tiny_study_outputs, automl, automl_env, automl_json  # noqa: F401
 from tao_ocrnet.automl.plan import StudyRequest
 from tao_ocrnet.automl.runner import start_study, study_status, wait_study
-from tao_ocrnet.skill.inputs import DataRoots
-from tao_ocrnet.skill.jobs.service import JobService
+from tao_ocrnet.datasources.resolver import DataRoots
+from tao_ocrnet.jobs.service import JobService
 
 from jobs_fixtures import synth_root  # noqa: F401
 

@@ -19,9 +19,9 @@ import pytest
 from tao_ocrnet.automl.space import build_space
 from tao_ocrnet.automl.study import budget_state, is_surplus_start, recover_stale
 from tao_ocrnet.automl.trial import TrialContext, run_trial
-from tao_ocrnet.skill.jobs import procs
-from tao_ocrnet.skill.tao_schema import tao_schema
-from tao_ocrnet.skill.templates import template_dict
+from tao_ocrnet.config.tao_schema import tao_schema
+from tao_ocrnet.config.templates import template_dict
+from tao_ocrnet.jobs.platforms import procs
 
 
 @dataclass

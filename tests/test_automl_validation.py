@@ -17,9 +17,9 @@ from tao_ocrnet.automl.best_rec_schema import validate_best_rec
 from tao_ocrnet.automl.settings import parse_settings
 from tao_ocrnet.automl.space import SearchSpace, build_space
 from tao_ocrnet.automl.trial import StatusTail, override_text
+from tao_ocrnet.config.tao_schema import tao_schema
+from tao_ocrnet.config.templates import template_dict
 from tao_ocrnet.errors import SpecError, UserError
-from tao_ocrnet.skill.tao_schema import tao_schema
-from tao_ocrnet.skill.templates import template_dict
 
 from jobs_fixtures import synth_root  # noqa: F401
 
@@ -186,7 +186,7 @@ def test_best_rec_schema_rejects_dotted_and_budget_keys():
 
 def test_router_rejects_what_a_study_cannot_do():
     from tao_ocrnet.automl.router import study_request
-    from tao_ocrnet.skill.resolve import JobRequest
+    from tao_ocrnet.jobs.resolve import JobRequest
 
     with pytest.raises(UserError, match="cannot seed an AutoML study"):
         study_request(JobRequest("train", resume_from="ocrnet-train-abcdef"))
@@ -263,7 +263,7 @@ def test_dry_run_reviews_and_creates_nothing(capsys, automl_env, synth_root):  #
 def test_review_then_start_show_the_same_first_batch_without_a_seed(automl_env, synth_root):  # noqa: F811
     from tao_ocrnet.automl.plan import StudyRequest, plan_study
     from tao_ocrnet.automl.runner import review_study
-    from tao_ocrnet.skill.inputs import DataRoots
+    from tao_ocrnet.datasources.resolver import DataRoots
 
     request = StudyRequest(roots=DataRoots(train_datasets=(str(synth_root),)), overrides=TINY)
     review = review_study({"max_recommendations": 6}, request)

@@ -7,11 +7,11 @@ import tarfile
 import pytest
 
 from tao_ocrnet.data.charset import load_charset
-from tao_ocrnet.data.fonts import discover_fonts
 from tao_ocrnet.data.gt import parse_gt_file
 from tao_ocrnet.data.images import load_image
-from tao_ocrnet.data.synth import ALNUM36, generate_dataset
-from tao_ocrnet.data.synth_cli import add_synth_arguments, main_synth
+from tao_ocrnet.data.synth.cli import add_synth_arguments, main_synth
+from tao_ocrnet.data.synth.fonts import discover_fonts
+from tao_ocrnet.data.synth.generate import ALNUM36, generate_dataset
 from tao_ocrnet.errors import DataError
 
 

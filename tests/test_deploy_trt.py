@@ -90,7 +90,7 @@ def _trt_spec(ws, exported, tmp_path, **trt) -> dict:
 
 
 def test_int8_cache_is_reused_without_images(exported_ctc, trained_workspace, tmp_path):
-    from tao_ocrnet.deploy.sidecar import read_sidecar
+    from tao_ocrnet.runtime.sidecar import read_sidecar
 
     cache = tmp_path / "cal.bin"
     cache.write_bytes(b"TRT-calibration-cache")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tao_ocrnet.skill import archives
-from tao_ocrnet.skill.archives import ArchiveError, archive_stem, extract_once
+from tao_ocrnet.datasources import archives
+from tao_ocrnet.datasources.archives import ArchiveError, archive_stem, extract_once
 
 
 def make_tar(path: Path, members: list[tuple[str, str, object]], mode: str = "w:gz") -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tao_ocrnet.skill.jobs.store import JobStore
+from tao_ocrnet.jobs.store import JobStore
 
 from jobs_fixtures import cli_has, log_tail, make_env, run, synth_root, tiny, wait_for  # noqa: F401
 

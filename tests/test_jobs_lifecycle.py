@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tao_ocrnet.actions.checkpoint_names import parse_periodic, periodic_checkpoints
-from tao_ocrnet.skill.jobs import procs
-from tao_ocrnet.skill.jobs.service import JobService
+from tao_ocrnet.jobs.platforms import procs
+from tao_ocrnet.jobs.service import JobService
+from tao_ocrnet.results.checkpoints import parse_periodic, periodic_checkpoints
 
 from jobs_fixtures import jobs_env, run, status, submit, submit_wait, synth_root, tiny, wait_for  # noqa: F401
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tao_ocrnet.skill.jobs import procs
-from tao_ocrnet.skill.jobs.local import LocalPlatform
-from tao_ocrnet.skill.jobs.record import ERROR, RUNNING, UNKNOWN, new_record
-from tao_ocrnet.skill.jobs.runstate import EXIT_NAME, STATE_DIR
-from tao_ocrnet.skill.jobs.service import JobService
-from tao_ocrnet.skill.jobs.store import JobStore
+from tao_ocrnet.jobs.platforms import procs
+from tao_ocrnet.jobs.platforms.local import LocalPlatform
+from tao_ocrnet.jobs.record import ERROR, RUNNING, UNKNOWN, new_record
+from tao_ocrnet.jobs.runstate import EXIT_NAME, STATE_DIR
+from tao_ocrnet.jobs.service import JobService
+from tao_ocrnet.jobs.store import JobStore
 
 from jobs_fixtures import jobs_env, submit_wait, synth_root  # noqa: F401
 

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tao_ocrnet.datasources.resolver import DataRoots
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.skill.inputs import DataRoots
-from tao_ocrnet.skill.jobs.catalog import JobAction, command_available, job_action, job_actions
-from tao_ocrnet.skill.jobs.record import COMPLETE, RUNNING, new_record
-from tao_ocrnet.skill.jobs.service import JobService
-from tao_ocrnet.skill.jobs.store import JobStore
-from tao_ocrnet.skill.resolve import JobRequest
-from tao_ocrnet.skill.spec_params import latest_readable_checkpoint
+from tao_ocrnet.jobs.catalog import JobAction, command_available, job_action, job_actions
+from tao_ocrnet.jobs.record import COMPLETE, RUNNING, new_record
+from tao_ocrnet.jobs.resolve import JobRequest
+from tao_ocrnet.jobs.service import JobService
+from tao_ocrnet.jobs.spec_params import latest_readable_checkpoint
+from tao_ocrnet.jobs.store import JobStore
 
 from jobs_fixtures import FakePlatform, jobs_env, run, synth_root  # noqa: F401
 
@@ -308,7 +308,7 @@ def test_an_action_without_a_cli_command_is_refused(jobs_env):  # noqa: F811
 
 def test_catalog_matches_skill_info_and_config():
     from tao_ocrnet.config.actions import ALL_ACTIONS, DEPLOY_ACTIONS
-    from tao_ocrnet.skill.metadata import deploy_skill_info, skill_info
+    from tao_ocrnet.jobs.skill_info import deploy_skill_info, skill_info
 
     actions = job_actions()
     assert set(skill_info()["actions"]) | set(DEPLOY_ACTIONS) == set(actions)
@@ -321,7 +321,7 @@ def test_task_dir_rule_matches_the_actions():
     from tao_ocrnet.actions.common import resolve_results_dir
     from tao_ocrnet.config.actions import ALL_ACTIONS
     from tao_ocrnet.config.spec import ExperimentSpec
-    from tao_ocrnet.skill.jobs.taskdir import task_dir
+    from tao_ocrnet.results.taskdir import task_dir
 
     for action in ALL_ACTIONS:
         for tree in ({"results_dir": "/r"}, {"results_dir": "/r", "train": {"results_dir": "/t"},

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tao_ocrnet.skill import s3 as s3mod
+from tao_ocrnet.datasources import s3 as s3mod
 
 from jobs_fixtures import jobs_env, run, submit_wait, synth_root  # noqa: F401
 

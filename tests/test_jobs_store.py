@@ -12,10 +12,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tao_ocrnet.datasources.resolver import DataRoots
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.skill.inputs import DataRoots
-from tao_ocrnet.skill.jobs import ids
-from tao_ocrnet.skill.jobs.record import (
+from tao_ocrnet.jobs import ids
+from tao_ocrnet.jobs.record import (
     CANCELED,
     COMPLETE,
     ERROR,
@@ -25,10 +25,10 @@ from tao_ocrnet.skill.jobs.record import (
     normalize_state,
     state_of,
 )
-from tao_ocrnet.skill.jobs.redact import MASK, redact
-from tao_ocrnet.skill.jobs.service import JobService
-from tao_ocrnet.skill.jobs.store import JobStore, TerminalStateError
-from tao_ocrnet.skill.resolve import JobRequest
+from tao_ocrnet.jobs.redact import MASK, redact
+from tao_ocrnet.jobs.resolve import JobRequest
+from tao_ocrnet.jobs.service import JobService
+from tao_ocrnet.jobs.store import JobStore, TerminalStateError
 
 from jobs_fixtures import FakePlatform, jobs_env, synth_root  # noqa: F401
 
@@ -46,7 +46,7 @@ def open_record(store: JobStore, action: str = "train", **extra) -> dict:
 
 
 def test_ids_and_vocabulary():
-    from tao_ocrnet.skill.metadata import NETWORK_ARCH
+    from tao_ocrnet.jobs.skill_info import NETWORK_ARCH
 
     assert ids.PREFIX == NETWORK_ARCH
     job_id = ids.new_job_id("dataset_convert")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tao_ocrnet.skill.jobs import procs
-from tao_ocrnet.skill.jobs.catalog import command_available, job_action
-from tao_ocrnet.skill.jobs.store import JobStore
+from tao_ocrnet.jobs.catalog import command_available, job_action
+from tao_ocrnet.jobs.platforms import procs
+from tao_ocrnet.jobs.store import JobStore
 
 from mcp_fixtures import TINY, McpEnv, call, http_client, http_server, stdio_client, wait_state
 

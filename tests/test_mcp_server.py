@@ -185,7 +185,7 @@ def test_torch_is_not_imported_by_the_server_or_on_the_submit_path(mcp_env: McpE
         f"""
         import json, sys, time, anyio
         from mcp import Client
-        from tao_ocrnet.mcp.runtime import Runtime
+        from tao_ocrnet.mcp.context import Runtime
         from tao_ocrnet.mcp.server import build_server
 
         async def main():

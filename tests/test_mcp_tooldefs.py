@@ -10,15 +10,15 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from tao_ocrnet.config.actions import ACTIONS, ALL_ACTIONS
+from tao_ocrnet.config.json_schema import json_schema
+from tao_ocrnet.config.tao_schema import popular_values
+from tao_ocrnet.jobs import skill_info as md
+from tao_ocrnet.jobs.catalog import job_actions
 from tao_ocrnet.mcp import constants as C
-from tao_ocrnet.mcp.manifests import manifest_files
-from tao_ocrnet.mcp.tooldefs import TOOL_FAMILIES, schema_leaves, schema_name, tools_document
 from tao_ocrnet.mcp.validation import SpecSchema
-from tao_ocrnet.skill import metadata as md
-from tao_ocrnet.skill.jobs.catalog import job_actions
-from tao_ocrnet.skill.json_schema import json_schema
-from tao_ocrnet.skill.paths import find_project_root
-from tao_ocrnet.skill.tao_schema import popular_values
+from tao_ocrnet.skill.manifests import manifest_files
+from tao_ocrnet.skill.tooldefs import TOOL_FAMILIES, schema_leaves, schema_name, tools_document
+from tao_ocrnet.skill_root import find_project_root
 
 ROOT = find_project_root()
 ISSUE_TOOLS = [f"ocrnet_{a}" for a in (

@@ -10,12 +10,12 @@ import pytest
 
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.mcp import constants as C
+from tao_ocrnet.mcp.context import load_tools_file
 from tao_ocrnet.mcp.errors import mcp_text
 from tao_ocrnet.mcp.handlers import _yaml_value, tail_text
-from tao_ocrnet.mcp.runtime import load_tools_file
 from tao_ocrnet.mcp.validation import ArgumentValidator, SpecSchema, spec_names
 from tao_ocrnet.mcp.workspace import Workspace, WorkspaceError
-from tao_ocrnet.skill.paths import find_project_root
+from tao_ocrnet.skill_root import find_project_root
 
 ROOT = find_project_root()
 

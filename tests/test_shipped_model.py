@@ -13,11 +13,11 @@ import torch
 from PIL import Image, ImageDraw
 
 from tao_ocrnet.cli import main as cli
+from tao_ocrnet.config.shipped import DEFAULT_MODEL, SHIPPED_MODELS, shipped_model_facts
 from tao_ocrnet.data.charset import ALNUM36
-from tao_ocrnet.data.fonts import discover_fonts, load_font
+from tao_ocrnet.data.synth.fonts import discover_fonts, load_font
 from tao_ocrnet.errors import ModelFileError
 from tao_ocrnet.model.checkpoint import resolve_model_path
-from tao_ocrnet.model.shipped import DEFAULT_MODEL, SHIPPED_MODELS, shipped_model_facts
 
 WORDS = ["house", "market", "coffee", "street", "open", "station", "welcome", "parking", "2024", "exit"]
 FONT_FILES = ("DejaVuSans.ttf", "LiberationSerif-Regular.ttf")  # from the project's set-up (scripts/setup.sh)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from tao_ocrnet.skill.evals import evals_json
-from tao_ocrnet.skill.paths import find_project_root
+from tao_ocrnet.skill_root import find_project_root
 
 from _skill_checks import load_strict_json
 

@@ -13,7 +13,7 @@ import pytest
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.skill import generate
 from tao_ocrnet.skill.generate import Artifact, main, owned_folders, render_all
-from tao_ocrnet.skill.paths import ROOT_ENV, find_project_root, skill_root
+from tao_ocrnet.skill_root import ROOT_ENV, find_project_root, skill_root
 
 REPO_ROOT = find_project_root()
 

@@ -10,8 +10,8 @@ import yaml
 
 from tao_ocrnet.config.introspect import leaf_index
 from tao_ocrnet.skill.layout import BANK, REPO
-from tao_ocrnet.skill.paths import find_project_root
 from tao_ocrnet.skill.skill_md import REQUIRED_HEADINGS, render_skill_md
+from tao_ocrnet.skill_root import find_project_root
 
 from _skill_checks import (
     agent_skills_errors,

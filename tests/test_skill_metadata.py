@@ -11,9 +11,9 @@ import yaml
 from tao_ocrnet.config.actions import ACTIONS, DEPLOY_ACTIONS, SCHEMA_ACTIONS
 from tao_ocrnet.config.introspect import leaf_index
 from tao_ocrnet.config.shorthand import DEPLOY_SHORTHAND, TRAIN_SHORTHAND
-from tao_ocrnet.skill.datasources import SOURCES
-from tao_ocrnet.skill.metadata import SPEC_PARAM_FUNCTIONS
-from tao_ocrnet.skill.paths import find_project_root
+from tao_ocrnet.datasources.rules import SOURCES
+from tao_ocrnet.jobs.skill_info import SPEC_PARAM_FUNCTIONS
+from tao_ocrnet.skill_root import find_project_root
 
 ROOT = find_project_root()
 SKILL_INFO_TEXT = (ROOT / "skill_info.yaml").read_text(encoding="utf-8")

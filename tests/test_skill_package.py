@@ -12,7 +12,7 @@ from tao_ocrnet.errors import UserError
 from tao_ocrnet.skill.generate import render_all
 from tao_ocrnet.skill.layout import BANK
 from tao_ocrnet.skill.package import package
-from tao_ocrnet.skill.paths import find_project_root
+from tao_ocrnet.skill_root import find_project_root
 
 from _skill_checks import bank_frontmatter_errors, frontmatter
 

@@ -13,12 +13,12 @@ from jsonschema import Draft202012Validator
 from tao_ocrnet.config.actions import ACTIONS, SCHEMA_ACTIONS
 from tao_ocrnet.config.fields import MISSING
 from tao_ocrnet.config.introspect import leaf_index
+from tao_ocrnet.config.json_schema import json_schema, schema_names, validate
 from tao_ocrnet.config.loader import load_spec, validate_tree
+from tao_ocrnet.config.tao_schema import tao_schema
+from tao_ocrnet.config.templates import DEPLOY_TEMPLATE_NAME, template_dict, template_yaml
 from tao_ocrnet.skill.generate import render_all
-from tao_ocrnet.skill.json_schema import json_schema, schema_names, validate
-from tao_ocrnet.skill.paths import find_project_root
-from tao_ocrnet.skill.tao_schema import tao_schema
-from tao_ocrnet.skill.templates import DEPLOY_TEMPLATE_NAME, template_dict, template_yaml
+from tao_ocrnet.skill_root import find_project_root
 
 from _skill_checks import (
     TAO_COLLECTION_KEYS,

@@ -7,7 +7,7 @@ import yaml
 
 from tao_ocrnet.cli import main
 from tao_ocrnet.config.actions import SCHEMA_ACTIONS
-from tao_ocrnet.skill.templates import template_dict, template_yaml
+from tao_ocrnet.config.templates import template_dict, template_yaml
 
 
 def test_show_prints_each_template(capsys):

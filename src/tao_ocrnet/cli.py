@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=lambda a: _load("tao_ocrnet.skill.package:main")(a.out))
 
     p = sub.add_parser("synth", help="render a synthetic word-crop dataset in the skill's data-source layout")
-    _load("tao_ocrnet.data.synth_cli:add_synth_arguments")(p)
+    _load("tao_ocrnet.data.synth.cli:add_synth_arguments")(p)
     p.set_defaults(handler=_synth)
 
     p = sub.add_parser("demo", help="synth -> dataset_convert -> short train -> evaluate -> inference")
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a much shorter run (for CI)")
     p.set_defaults(handler=lambda a: _load("tao_ocrnet.actions.demo:main")(a))
 
-    _load("tao_ocrnet.skill.jobs.cli:add_parser")(sub)  # `ocrnet jobs ...`
+    _load("tao_ocrnet.jobs.cli:add_parser")(sub)  # `ocrnet jobs ...`
     _load("tao_ocrnet.automl.cli:add_parser")(sub)  # `ocrnet automl ...`
     _load("tao_ocrnet.mcp.cli:add_parser")(sub)  # `ocrnet mcp ...`
     return parser
@@ -115,13 +115,13 @@ def _run_action(args: argparse.Namespace) -> int:
 def _synth(args: argparse.Namespace) -> int:
     import json
 
-    summary = _load("tao_ocrnet.data.synth_cli:main_synth")(args)
+    summary = _load("tao_ocrnet.data.synth.cli:main_synth")(args)
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
 
 def _spec_show(args: argparse.Namespace) -> int:
-    from tao_ocrnet.skill.templates import template_yaml
+    from tao_ocrnet.config.templates import template_yaml
 
     sys.stdout.write(template_yaml(args.action))
     return 0

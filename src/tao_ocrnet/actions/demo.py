@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 
 from tao_ocrnet.actions.common import run_action
+from tao_ocrnet.config.shipped import DEFAULT_MODEL
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.model.shipped import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0) -> dict[str, Any]:
     from tao_ocrnet.actions.evaluate import evaluate
     from tao_ocrnet.actions.inference import inference
     from tao_ocrnet.actions.train import train
-    from tao_ocrnet.data.synth import generate_dataset
+    from tao_ocrnet.data.synth.generate import generate_dataset
 
     sizes = demo_sizes(quick)
     out = _fresh_folder(out.resolve())

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def trt_evaluate(ctx: RunContext) -> dict[str, Any]:
-    from tao_ocrnet.deploy.backends import open_backend
+    from tao_ocrnet.runtime.backends import open_backend
 
     e = ctx.spec.evaluate
     backend = open_backend(ctx.spec, e.trt_engine, "evaluate.trt_engine", e.batch_size, "evaluate")
@@ -38,7 +38,7 @@ def trt_evaluate(ctx: RunContext) -> dict[str, Any]:
 
 
 def trt_inference(ctx: RunContext) -> dict[str, Any]:
-    from tao_ocrnet.deploy.backends import open_backend
+    from tao_ocrnet.runtime.backends import open_backend
 
     cfg = ctx.spec.inference
     backend = open_backend(ctx.spec, cfg.trt_engine, "inference.trt_engine", cfg.batch_size, "inference")

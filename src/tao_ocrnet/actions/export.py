@@ -45,11 +45,11 @@ def export_device(gpu_id: int) -> str:
 def republish_onnx(ctx: RunContext, source: Path, out: Path) -> dict[str, Any]:
     """Check an existing ONNX file (contract, sidecar vs spec) and copy it with its sidecar."""
     from tao_ocrnet.atomic import staged
-    from tao_ocrnet.deploy.backends import spec_charset
     from tao_ocrnet.deploy.files import output_folder, refuse_existing
     from tao_ocrnet.deploy.onnx_export import check_graph, sample_images
-    from tao_ocrnet.deploy.ort_backend import open_session
-    from tao_ocrnet.deploy.sidecar import INPUT_NAME, check_spec, read_sidecar, sidecar_path
+    from tao_ocrnet.runtime.backends import spec_charset
+    from tao_ocrnet.runtime.ort_backend import open_session
+    from tao_ocrnet.runtime.sidecar import INPUT_NAME, check_spec, read_sidecar, sidecar_path
 
     sidecar = read_sidecar(source, KEY)
     check_spec(sidecar, ctx.spec, spec_charset(ctx.spec), KEY)
@@ -67,11 +67,11 @@ def republish_onnx(ctx: RunContext, source: Path, out: Path) -> dict[str, Any]:
 
 
 def export(ctx: RunContext) -> dict[str, Any]:
-    from tao_ocrnet.deploy.backends import kind_of
     from tao_ocrnet.deploy.onnx_export import export_onnx
-    from tao_ocrnet.deploy.sidecar import Sidecar, check_spec
     from tao_ocrnet.model.checkpoint import resolve_model_path
     from tao_ocrnet.model.quantized import dequantized_copy, quantized_modules
+    from tao_ocrnet.runtime.backends import kind_of
+    from tao_ocrnet.runtime.sidecar import Sidecar, check_spec
 
     source = resolve_model_path(ctx.spec.export.checkpoint, KEY)
     out = output_path(ctx, source)

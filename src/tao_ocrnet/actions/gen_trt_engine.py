@@ -25,11 +25,11 @@ KEY = "gen_trt_engine.onnx_file"
 def gen_trt_engine(ctx: RunContext) -> dict[str, Any]:
     from tao_ocrnet.actions.evaluate import spec_for_arch
     from tao_ocrnet.data.transforms import build_transform
-    from tao_ocrnet.deploy.backends import kind_of, spec_charset
     from tao_ocrnet.deploy.calibration import iter_batches
     from tao_ocrnet.deploy.files import output_folder, refuse_existing
-    from tao_ocrnet.deploy.sidecar import check_spec, read_sidecar, sidecar_path
     from tao_ocrnet.deploy.trt_engine import plan_engine, require_tensorrt
+    from tao_ocrnet.runtime.backends import kind_of, spec_charset
+    from tao_ocrnet.runtime.sidecar import check_spec, read_sidecar, sidecar_path
 
     onnx_file = Path(ctx.spec.gen_trt_engine.onnx_file).expanduser()
     if kind_of(onnx_file) != "onnx" or not onnx_file.is_file():

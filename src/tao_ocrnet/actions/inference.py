@@ -40,7 +40,7 @@ def read_folder(
 
 def inference(ctx: RunContext) -> dict[str, Any]:
     from tao_ocrnet.config.fields import is_unset
-    from tao_ocrnet.model.shipped import DEFAULT_MODEL
+    from tao_ocrnet.config.shipped import DEFAULT_MODEL
 
     cfg = ctx.spec.inference
     checkpoint = cfg.checkpoint

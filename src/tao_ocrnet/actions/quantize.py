@@ -32,8 +32,8 @@ def quantize_device(value: str) -> str:
 
 
 def _load_float(ctx: RunContext, source: Path):
-    from tao_ocrnet.deploy.backends import spec_charset
     from tao_ocrnet.model.checkpoint import load_model_file
+    from tao_ocrnet.runtime.backends import spec_charset
 
     model, arch, _ = load_model_file(
         source, allow_pickle=ctx.allow_pickle, expected_charset=spec_charset(ctx.spec), key=KEY, allow_quantized=False
@@ -68,9 +68,9 @@ def _batches(ctx: RunContext, plan: Any, arch: Any):
 
 def _float_onnx(ctx: RunContext, source: Path, workdir: Path):
     """(float ONNX path, sidecar): the given ONNX file, or an export of the checkpoint (parity-checked)."""
-    from tao_ocrnet.deploy.backends import kind_of, spec_charset
     from tao_ocrnet.deploy.onnx_export import export_onnx
-    from tao_ocrnet.deploy.sidecar import check_spec, read_sidecar
+    from tao_ocrnet.runtime.backends import kind_of, spec_charset
+    from tao_ocrnet.runtime.sidecar import check_spec, read_sidecar
 
     if kind_of(source) == "onnx":
         sidecar = read_sidecar(source, KEY)
@@ -86,8 +86,8 @@ def _quantize_to_onnx(ctx: RunContext, source: Path, out: Path, plan: Any) -> di
     from tao_ocrnet.atomic import staged
     from tao_ocrnet.deploy import quantize as q
     from tao_ocrnet.deploy.onnx_export import check_graph, sample_images
-    from tao_ocrnet.deploy.ort_backend import open_session
-    from tao_ocrnet.deploy.sidecar import INPUT_NAME
+    from tao_ocrnet.runtime.ort_backend import open_session
+    from tao_ocrnet.runtime.sidecar import INPUT_NAME
 
     cfg = ctx.spec.quantize
     with tempfile.TemporaryDirectory(prefix="ocrnet-quantize-", dir=out.parent) as tmp:
@@ -110,10 +110,10 @@ def _quantize_to_onnx(ctx: RunContext, source: Path, out: Path, plan: Any) -> di
 
 def quantize(ctx: RunContext) -> dict[str, Any]:
     from tao_ocrnet.deploy import quantize as q
-    from tao_ocrnet.deploy.backends import kind_of
     from tao_ocrnet.deploy.files import output_folder, refuse_existing
-    from tao_ocrnet.deploy.sidecar import sidecar_path
     from tao_ocrnet.model.checkpoint import load_model_file, resolve_model_path, save_model_file
+    from tao_ocrnet.runtime.backends import kind_of
+    from tao_ocrnet.runtime.sidecar import sidecar_path
 
     cfg = ctx.spec.quantize
     source = resolve_model_path(cfg.model_path, KEY)

@@ -67,8 +67,8 @@ def load_checkpoint(ctx: RunContext, path: str, key: str):
 def load_predictor(ctx: RunContext, path: str, key: str, section: str) -> tuple[Predictor, Any]:
     """(Predictor, arch) for evaluate/inference: PyTorch model files (float, pruned or quantized), or an
     `.onnx` file (e.g. from `quantize.backend=onnxruntime`) run in ONNX Runtime with the same decoding."""
-    from tao_ocrnet.deploy.backends import kind_of
     from tao_ocrnet.model.checkpoint import resolve_model_path
+    from tao_ocrnet.runtime.backends import kind_of
 
     path = str(resolve_model_path(path, key))
     kind = kind_of(path)
@@ -79,7 +79,7 @@ def load_predictor(ctx: RunContext, path: str, key: str, section: str) -> tuple[
             f"`{key}` is a TensorRT engine; run it with `ocrnet deploy {section}` ({section}.trt_engine)"
         )
     if kind == "onnx":
-        from tao_ocrnet.deploy.backends import open_backend
+        from tao_ocrnet.runtime.backends import open_backend
 
         backend = open_backend(ctx.spec, path, key, getattr(ctx.spec, section).batch_size, section)
         log.info("%s: running %s with ONNX Runtime", key, path)

@@ -9,7 +9,9 @@ import random
 from pathlib import Path
 from typing import Any
 
-from tao_ocrnet.actions.checkpoint_names import (
+from tao_ocrnet.actions.common import RunContext, cli_main, select_device
+from tao_ocrnet.errors import SpecError, UserError
+from tao_ocrnet.results.checkpoints import (
     BEST_NAME,
     LATEST_NAME,
     LATEST_STEM,
@@ -18,8 +20,6 @@ from tao_ocrnet.actions.checkpoint_names import (
     periodic_checkpoints,
     periodic_name,
 )
-from tao_ocrnet.actions.common import RunContext, cli_main, select_device
-from tao_ocrnet.errors import SpecError, UserError
 
 log = logging.getLogger(__name__)
 

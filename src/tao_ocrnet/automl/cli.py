@@ -132,7 +132,7 @@ def _parse_range(text: str) -> tuple[str, dict[str, Any]]:
 
 def _request(args: argparse.Namespace) -> Any:
     from tao_ocrnet.automl.plan import StudyRequest
-    from tao_ocrnet.skill.inputs import DataRoots
+    from tao_ocrnet.datasources.resolver import DataRoots
 
     ranges: dict[str, Any] = _read_mapping(args.ranges_file, "ranges") if args.ranges_file else {}
     for text in args.ranges:

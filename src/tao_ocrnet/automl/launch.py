@@ -18,7 +18,7 @@ from typing import Any
 from tao_ocrnet.automl import workspace as wsp
 from tao_ocrnet.automl.storage import STORAGE_ENV
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.skill.jobs import procs
+from tao_ocrnet.jobs.platforms import procs
 
 log = logging.getLogger(__name__)
 

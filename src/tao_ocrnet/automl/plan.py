@@ -21,8 +21,8 @@ from tao_ocrnet.automl.settings import AutoMLSettings, parse_settings
 from tao_ocrnet.automl.space import SearchSpace, build_space
 from tao_ocrnet.automl.storage import default_url, url_problem
 from tao_ocrnet.automl.study import StudyConfig, first_batch_size, sample_first_batch
+from tao_ocrnet.datasources.resolver import DataRoots
 from tao_ocrnet.errors import SpecError, UserError
-from tao_ocrnet.skill.inputs import DataRoots
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def default_study_name(algorithm: str) -> str:
 
 def absolute_roots(roots: DataRoots) -> DataRoots:
     """Local dataset roots as absolute paths: workers run elsewhere (their own folder, another machine)."""
-    from tao_ocrnet.skill.sources import parse_uri
+    from tao_ocrnet.datasources.roots import parse_uri
 
     def fix(uri: str | None) -> str | None:
         if not uri or uri.startswith("file:"):
@@ -122,8 +122,8 @@ def _budget(settings: AutoMLSettings, user: dict[str, Any], template: Mapping[st
 def _base_spec(request: StudyRequest, overrides: dict[str, Any]) -> dict[str, Any]:
     """The baseline trial's resolved spec: a dry run of its job (data sources resolved, spec validated)."""
     from tao_ocrnet.automl.trial import override_text
-    from tao_ocrnet.skill.jobs.service import JobService
-    from tao_ocrnet.skill.resolve import JobRequest
+    from tao_ocrnet.jobs.resolve import JobRequest
+    from tao_ocrnet.jobs.service import JobService
 
     job = JobRequest(
         action=request.action,
@@ -146,8 +146,8 @@ def plan_study(
     *,
     check_new: bool = True,
 ) -> Plan:
-    from tao_ocrnet.skill.tao_schema import tao_schema
-    from tao_ocrnet.skill.templates import template_dict
+    from tao_ocrnet.config.tao_schema import tao_schema
+    from tao_ocrnet.config.templates import template_dict
 
     s = parse_settings(settings)
     request = replace(request, roots=absolute_roots(request.roots))

@@ -25,7 +25,7 @@ from tao_ocrnet.automl.study import StudyConfig, counts, describe_algorithm, is_
 
 log = logging.getLogger(__name__)
 
-BEST_NAME = "best_accuracy.pth"  # tao_ocrnet.actions.checkpoint_names.BEST_NAME (kept torch-free here)
+BEST_NAME = "best_accuracy.pth"  # tao_ocrnet.results.checkpoints.BEST_NAME (kept torch-free here)
 CHECKPOINT_GLOBS = ("*.pth", "*.ckpt")
 STATUS_WORDS = {
     "COMPLETE": "success", "PRUNED": "pruned", "FAIL": "failure", "RUNNING": "running", "WAITING": "waiting",

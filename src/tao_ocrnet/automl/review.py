@@ -15,7 +15,7 @@ def baseline_epoch_seconds(job_id: str) -> tuple[float, str]:
     """Seconds per epoch of a finished train job (its whole lifetime over its epochs, start-up included)."""
     from tao_ocrnet.automl.trial import job_seconds
     from tao_ocrnet.errors import UserError
-    from tao_ocrnet.skill.jobs.service import JobService
+    from tao_ocrnet.jobs.service import JobService
 
     record = JobService().get(job_id)
     state = record["transitions"][-1]["state"]

@@ -41,7 +41,7 @@ from tao_ocrnet.automl.study import (
     quiet_optuna,
 )
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.skill.jobs import procs
+from tao_ocrnet.jobs.platforms import procs
 
 log = logging.getLogger(__name__)
 

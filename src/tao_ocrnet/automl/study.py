@@ -293,7 +293,7 @@ def heartbeat_stale_callback(study: Any, trial: Any) -> None:
 
 def stale_reason(trial: Any) -> str | None:
     """Why a RUNNING trial is stale (its worker on this host is gone), or None if it is not (or we cannot tell)."""
-    from tao_ocrnet.skill.jobs import procs
+    from tao_ocrnet.jobs.platforms import procs
 
     worker = trial.user_attrs.get("worker")
     if not worker:
@@ -356,7 +356,7 @@ def _cancel_orphan(job_id: str | None) -> None:
     """A dead worker's trial job runs on in its own process group: stop it (it will be re-run)."""
     if not job_id:
         return
-    from tao_ocrnet.skill.jobs.service import JobService
+    from tao_ocrnet.jobs.service import JobService
 
     try:
         JobService().cancel(job_id, grace=5.0)

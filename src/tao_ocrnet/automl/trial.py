@@ -125,8 +125,8 @@ def _failure_text(ctx: TrialContext, record: dict[str, Any]) -> str:
 
 def run_trial(trial: Any, ctx: TrialContext) -> Outcome:
     """Run `trial` as a train job and follow it to the end (or until pruned or interrupted)."""
-    from tao_ocrnet.skill.jobs.record import state_of
-    from tao_ocrnet.skill.resolve import JobRequest
+    from tao_ocrnet.jobs.record import state_of
+    from tao_ocrnet.jobs.resolve import JobRequest
 
     t0 = time.perf_counter()
     baseline = bool(trial.user_attrs.get("baseline"))

@@ -45,7 +45,7 @@ from tao_ocrnet.automl.study import (
 )
 from tao_ocrnet.automl.trial import Outcome, TrialContext, run_trial
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.skill.jobs import procs
+from tao_ocrnet.jobs.platforms import procs
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ def write_reports(study: Any, cfg: StudyConfig, ws: Path) -> dict[str, Any]:
 
 class Worker:
     def __init__(self, study: Any, cfg: StudyConfig, ws: Path, index: int) -> None:
-        from tao_ocrnet.skill.inputs import DataRoots
-        from tao_ocrnet.skill.jobs.service import JobService
+        from tao_ocrnet.datasources.resolver import DataRoots
+        from tao_ocrnet.jobs.service import JobService
 
         self.study, self.cfg, self.ws, self.index = study, cfg, ws, index
         self.stop = threading.Event()

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from tao_ocrnet.atomic import write_text_atomic
-from tao_ocrnet.skill.jobs import paths, procs
+from tao_ocrnet.jobs import paths
+from tao_ocrnet.jobs.platforms import procs
 
 STUDY_FILE = "study.json"
 REVIEW_FILE = "review.json"

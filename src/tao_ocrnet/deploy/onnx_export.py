@@ -20,10 +20,10 @@ import torch
 
 from tao_ocrnet.atomic import staged
 from tao_ocrnet.deploy.files import output_folder, refuse_existing
-from tao_ocrnet.deploy.sidecar import INPUT_NAME, OUTPUT_NAMES, Sidecar, sidecar_path
 from tao_ocrnet.errors import ModelFileError
 from tao_ocrnet.model.arch import ModelArch
 from tao_ocrnet.model.ocrnet import ExportWrapper, OCRNet
+from tao_ocrnet.runtime.sidecar import INPUT_NAME, OUTPUT_NAMES, Sidecar, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def check_parity(path: Path, model: OCRNet, arch: ModelArch) -> float:
     Raises ModelFileError unless `output_id` is identical (dtype int32, shape [B, T]) and
     `output_prob` agrees within PROB_TOLERANCE.
     """
-    from tao_ocrnet.deploy.ort_backend import open_session
+    from tao_ocrnet.runtime.ort_backend import open_session
 
     images = sample_images(arch, _PARITY_BATCH, seed=1)
     session = open_session(path, "export.onnx_file")

@@ -16,9 +16,9 @@ import numpy as np
 
 from tao_ocrnet.atomic import staged, write_bytes_atomic
 from tao_ocrnet.deploy.calibration import read_cache
-from tao_ocrnet.deploy.sidecar import INPUT_NAME
 from tao_ocrnet.deploy.trt_engine import EnginePlan
 from tao_ocrnet.errors import ModelFileError
+from tao_ocrnet.runtime.sidecar import INPUT_NAME
 
 log = logging.getLogger(__name__)
 

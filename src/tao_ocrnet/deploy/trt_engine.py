@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tao_ocrnet.deploy.calibration import CalibrationPlan, plan_calibration, read_cache
-from tao_ocrnet.deploy.sidecar import INPUT_NAME, Sidecar
 from tao_ocrnet.errors import DependencyError, ModelFileError, SpecError
+from tao_ocrnet.runtime.sidecar import INPUT_NAME, Sidecar
 
 log = logging.getLogger(__name__)
 

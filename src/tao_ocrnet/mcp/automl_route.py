@@ -22,7 +22,7 @@ from typing import Any
 
 import anyio
 
-from tao_ocrnet.mcp.runtime import ToolCall
+from tao_ocrnet.mcp.context import ToolCall
 
 ROUTER_MODULE = "tao_ocrnet.automl.router"
 NO_RUNNER = (

@@ -50,8 +50,8 @@ def workspace_dirs(given: list[str]) -> list[str]:
 def main(args: argparse.Namespace) -> int:
     import anyio
 
-    from tao_ocrnet.mcp.runtime import Runtime
-    from tao_ocrnet.skill.paths import skill_root
+    from tao_ocrnet.mcp.context import Runtime
+    from tao_ocrnet.skill_root import skill_root
 
     if not args.verbose:
         # The SDK logs every request at INFO; on stderr that is noise and costs time per call.

@@ -13,12 +13,12 @@ from typing import Any
 
 import anyio
 
+from tao_ocrnet.config.shipped import is_shipped_name
 from tao_ocrnet.mcp import constants as C
+from tao_ocrnet.mcp.context import ToolCall
 from tao_ocrnet.mcp.errors import ToolError
-from tao_ocrnet.mcp.runtime import ToolCall
 from tao_ocrnet.mcp.validation import problem_text
 from tao_ocrnet.mcp.workspace import WorkspaceError
-from tao_ocrnet.model.shipped import is_shipped_name
 
 POLL_SECONDS = 0.5
 TRAIN_LIKE = ("train", "retrain")
@@ -36,7 +36,7 @@ def _yaml_value(value: Any) -> str:
 
 
 def _mask(text: str) -> str:
-    from tao_ocrnet.skill.jobs.redact import redact
+    from tao_ocrnet.jobs.redact import redact
 
     return "\n".join(redact(line)[0] for line in text.split("\n"))
 
@@ -113,8 +113,8 @@ def precheck(call: ToolCall) -> list[str]:
 
 def build_request(call: ToolCall) -> Any:
     """The JobRequest for an action call; every problem (spec keys, values, paths) reported at once."""
-    from tao_ocrnet.skill.inputs import DataRoots
-    from tao_ocrnet.skill.resolve import JobRequest
+    from tao_ocrnet.datasources.resolver import DataRoots
+    from tao_ocrnet.jobs.resolve import JobRequest
 
     values, roots, problems = _collect(call)
     if problems:
@@ -167,7 +167,7 @@ def _epochs(record: dict[str, Any]) -> int | None:
 
 async def _wait(call: ToolCall, job_id: str, seconds: float) -> dict[str, Any]:
     """Poll until the job ends or `seconds` pass, reporting progress (epochs for training) as it moves."""
-    from tao_ocrnet.skill.jobs.record import TERMINAL
+    from tao_ocrnet.jobs.record import TERMINAL
 
     service = call.runtime.service
     deadline = time.monotonic() + seconds
@@ -237,7 +237,7 @@ call_action.precheck = precheck  # type: ignore[attr-defined]
 
 
 def _job_id(call: ToolCall) -> str:
-    from tao_ocrnet.skill.jobs.ids import check_job_id
+    from tao_ocrnet.jobs.ids import check_job_id
 
     return check_job_id(call.args["job_id"])
 

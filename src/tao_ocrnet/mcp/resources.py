@@ -85,14 +85,14 @@ def parse_job_uri(uri: str) -> tuple[str, str] | None:
     m = _JOB_URI.match(uri)
     if not m:
         return None
-    from tao_ocrnet.skill.jobs.ids import check_job_id
+    from tao_ocrnet.jobs.ids import check_job_id
 
     return check_job_id(m.group(1)), m.group(2)
 
 
 def read_job(service: Any, job_id: str, view: str) -> str:
     """The text of one job view (blocking: call it from a worker thread)."""
-    from tao_ocrnet.skill.jobs.redact import redact
+    from tao_ocrnet.jobs.redact import redact
 
     record = service.get(job_id)
     if view == "log":

@@ -19,9 +19,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from tao_ocrnet.errors import UserError
+from tao_ocrnet.mcp.context import Runtime, ToolCall
 from tao_ocrnet.mcp.errors import mcp_text
 from tao_ocrnet.mcp.resources import JOB_VIEWS, ResourceNotFound, parse_job_uri, read_job, read_static, static_resources
-from tao_ocrnet.mcp.runtime import Runtime, ToolCall
 from tao_ocrnet.mcp.validation import problem_text
 
 log = logging.getLogger("tao_ocrnet.mcp")
@@ -48,7 +48,7 @@ def _warm_up() -> None:
     import threading
 
     def load() -> None:
-        for module in ("tao_ocrnet.skill.resolve", "tao_ocrnet.skill.jobs.service", "tao_ocrnet.automl.policy",
+        for module in ("tao_ocrnet.jobs.resolve", "tao_ocrnet.jobs.service", "tao_ocrnet.automl.policy",
                        "tao_ocrnet.mcp.handlers", "yaml"):  # fmt: skip
             try:
                 importlib.import_module(module)

@@ -26,10 +26,10 @@ import torch
 from torch import Tensor, nn
 
 from tao_ocrnet.atomic import staged
+from tao_ocrnet.config.shipped import SHIPPED_MODELS, is_shipped_name, shipped_model_file
 from tao_ocrnet.errors import ModelFileError, SpecError
 from tao_ocrnet.model.arch import ModelArch
 from tao_ocrnet.model.ocrnet import OCRNet, build_model
-from tao_ocrnet.model.shipped import SHIPPED_MODELS, is_shipped_name, shipped_model_file
 
 log = logging.getLogger(__name__)
 

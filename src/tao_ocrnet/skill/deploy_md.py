@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from tao_ocrnet.skill import metadata as md
-from tao_ocrnet.skill.datasources import render_table, table_rows
+from tao_ocrnet.config.render import MARKDOWN_MARKER
+from tao_ocrnet.datasources.rules import render_table, table_rows
+from tao_ocrnet.jobs import skill_info as md
 from tao_ocrnet.skill.mdtext import code, default, table
-from tao_ocrnet.skill.render import MARKDOWN_MARKER
 
 TRT = "gen_trt_engine.tensorrt"
 CAL = f"{TRT}.calibration"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tao_ocrnet.skill.metadata import SKILL_NAME
+from tao_ocrnet.jobs.skill_info import SKILL_NAME
 
 OCDNET = "tao-train-ocdnet"
 

@@ -15,20 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tao_ocrnet.config.actions import SCHEMA_ACTIONS
-from tao_ocrnet.mcp.artifacts import plugin_files, tool_files
-from tao_ocrnet.skill import metadata as md
+from tao_ocrnet.config.json_schema import SCHEMA_DIR, json_schema, schema_names
+from tao_ocrnet.config.render import GENERATED_BY, dump_json, dump_yaml
+from tao_ocrnet.config.tao_schema import manifest, schema_path, tao_schema
+from tao_ocrnet.config.templates import DEPLOY_TEMPLATE_NAME, template_yaml
+from tao_ocrnet.jobs import skill_info as md
+from tao_ocrnet.skill.artifacts import plugin_files, tool_files
 from tao_ocrnet.skill.deploy_md import render_deploy_md
 from tao_ocrnet.skill.evals import evals_json
 from tao_ocrnet.skill.jobs_md import JOBS_MD, render_jobs_md
-from tao_ocrnet.skill.json_schema import SCHEMA_DIR, json_schema, schema_names
 from tao_ocrnet.skill.layout import REPO, Layout
 from tao_ocrnet.skill.model_card import MODEL_CARD, render_model_card
-from tao_ocrnet.skill.paths import skill_root
-from tao_ocrnet.skill.render import GENERATED_BY, dump_json, dump_yaml
 from tao_ocrnet.skill.runners import RUNNER_DIR, runner_files
 from tao_ocrnet.skill.skill_md import render_skill_md
-from tao_ocrnet.skill.tao_schema import manifest, schema_path, tao_schema
-from tao_ocrnet.skill.templates import DEPLOY_TEMPLATE_NAME, template_yaml
+from tao_ocrnet.skill_root import skill_root
 
 DIFF_LINES = 12  # diff lines shown per drifted file
 

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from tao_ocrnet.skill import archives, inputs, s3, spec_params
-from tao_ocrnet.skill.datasources import SOURCE_FALLBACKS
-from tao_ocrnet.skill.jobs import paths, record
-from tao_ocrnet.skill.jobs.catalog import job_actions
-from tao_ocrnet.skill.jobs.service import DEFAULT_GRACE
+from tao_ocrnet.config.render import MARKDOWN_MARKER
+from tao_ocrnet.datasources import archives, s3
+from tao_ocrnet.datasources import resolver as inputs
+from tao_ocrnet.datasources.rules import SOURCE_FALLBACKS
+from tao_ocrnet.jobs import paths, record, spec_params
+from tao_ocrnet.jobs.catalog import job_actions
+from tao_ocrnet.jobs.service import DEFAULT_GRACE
 from tao_ocrnet.skill.mdtext import code, table
-from tao_ocrnet.skill.render import MARKDOWN_MARKER
 
 JOBS_MD = "references/ocrnet-jobs.md"
 

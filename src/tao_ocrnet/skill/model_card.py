@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tao_ocrnet.model.shipped import DEFAULT_MODEL, shipped_model_facts
+from tao_ocrnet.config.render import MARKDOWN_MARKER
+from tao_ocrnet.config.shipped import DEFAULT_MODEL, shipped_model_facts
 from tao_ocrnet.skill.mdtext import table
-from tao_ocrnet.skill.render import MARKDOWN_MARKER
 
 MODEL_CARD = "references/pretrained_model_card.md"
 

@@ -11,11 +11,11 @@ import re
 import sys
 from pathlib import Path
 
+from tao_ocrnet.config.render import MARKDOWN_MARKER
 from tao_ocrnet.errors import UserError
+from tao_ocrnet.jobs.skill_info import SKILL_NAME
 from tao_ocrnet.skill.generate import owned_folders, render_all
 from tao_ocrnet.skill.layout import BANK
-from tao_ocrnet.skill.metadata import SKILL_NAME
-from tao_ocrnet.skill.render import MARKDOWN_MARKER
 
 
 def is_previous_package(folder: Path) -> bool:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from tao_ocrnet.skill.jobs.catalog import JobAction, job_actions
-from tao_ocrnet.skill.render import GENERATED_BY
+from tao_ocrnet.config.render import GENERATED_BY
+from tao_ocrnet.jobs.catalog import JobAction, job_actions
 
 RUNNER_DIR = "runners"
 
@@ -166,7 +166,7 @@ def main(argv: list[str]) -> int:
     )
     _say(f"the command ended with exit code {code}" + (" (canceled)" if canceled else ""))
     try:
-        from tao_ocrnet.skill.jobs.hooks import record_exit
+        from tao_ocrnet.jobs.hooks import record_exit
 
         record = record_exit(job_dir)
         metric = record.get("kpis", {}).get(METRIC) if METRIC else None
@@ -200,7 +200,7 @@ def _constants(action: JobAction) -> str:
 
 
 def render_runner(action: JobAction) -> str:
-    from tao_ocrnet.skill import metadata as md
+    from tao_ocrnet.jobs import skill_info as md
 
     skill = md.DEPLOY_NAME if action.skill_file == "deploy_skill_info" else md.SKILL_NAME
     entry = {"trt_evaluate": "evaluate", "trt_inference": "inference"}.get(action.name, action.name)

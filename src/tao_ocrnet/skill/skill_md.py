@@ -12,14 +12,14 @@ import re
 from typing import Any
 
 from tao_ocrnet.config.actions import SCHEMA_ACTIONS
+from tao_ocrnet.config.render import MARKDOWN_MARKER
 from tao_ocrnet.config.shorthand import TRAIN_SHORTHAND
+from tao_ocrnet.config.tao_schema import automl_lists
+from tao_ocrnet.datasources.rules import render_table, table_rows
+from tao_ocrnet.jobs import skill_info as md
 from tao_ocrnet.mcp.constants import GUIDE_MD
-from tao_ocrnet.skill import metadata as md
-from tao_ocrnet.skill.datasources import render_table, table_rows
 from tao_ocrnet.skill.layout import Layout
 from tao_ocrnet.skill.mdtext import bounds, choices, code, default, node, table
-from tao_ocrnet.skill.render import MARKDOWN_MARKER
-from tao_ocrnet.skill.tao_schema import automl_lists
 
 LICENSE = "Apache-2.0"
 ALLOWED_TOOLS = "Read Bash"

@@ -104,7 +104,7 @@ class LocalRoot:
 
 class S3Root:
     def __init__(self, parsed: ParsedUri, cache_root: Path) -> None:
-        from tao_ocrnet.skill.s3 import S3Bucket
+        from tao_ocrnet.datasources.s3 import S3Bucket
 
         self.uri = parsed.text
         self.prefix = parsed.prefix

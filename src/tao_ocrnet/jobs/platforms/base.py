@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.skill.jobs.record import CANCELED, COMPLETE, ERR_PROGRAM, ERROR
+from tao_ocrnet.jobs.record import CANCELED, COMPLETE, ERR_PROGRAM, ERROR
 
 PLATFORM_ENV = "OCRNET_PLATFORM"
 DEFAULT_PLATFORM = "local"
-PLATFORMS: dict[str, str] = {"local": "tao_ocrnet.skill.jobs.local:LocalPlatform"}
+PLATFORMS: dict[str, str] = {"local": "tao_ocrnet.jobs.platforms.local:LocalPlatform"}
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from typing import Any
 
 from tao_ocrnet.config.actions import ACTIONS, DEPLOY_ACTIONS, SCHEMA_ACTIONS
 from tao_ocrnet.config.fields import MISSING
+from tao_ocrnet.config.render import YAML_MARKER, dump_yaml
 from tao_ocrnet.config.spec import ExperimentSpec
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.skill.render import YAML_MARKER, dump_yaml
 
 DEPLOY_TEMPLATE_NAME = "deploy_experiment"
 

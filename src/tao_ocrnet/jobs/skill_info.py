@@ -13,7 +13,7 @@ from typing import Any
 from tao_ocrnet.config.actions import ACTIONS, SCHEMA_ACTIONS
 from tao_ocrnet.config.introspect import leaf_index
 from tao_ocrnet.config.shorthand import DEPLOY_SHORTHAND, TRAIN_SHORTHAND
-from tao_ocrnet.skill.datasources import EXTRACTION, SOURCE_FALLBACKS, Rule, rules_to_yaml
+from tao_ocrnet.datasources.rules import EXTRACTION, SOURCE_FALLBACKS, Rule, rules_to_yaml
 
 SKILL_NAME = "tao-train-ocrnet"
 DEPLOY_NAME = "tao-deploy-ocrnet"

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from tao_ocrnet.deploy.sidecar import INPUT_NAME, OUTPUT_NAMES
 from tao_ocrnet.errors import ModelFileError
+from tao_ocrnet.runtime.sidecar import INPUT_NAME, OUTPUT_NAMES
 
 log = logging.getLogger(__name__)
 

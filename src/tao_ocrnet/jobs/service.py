@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.skill.jobs import kpis, paths
-from tao_ocrnet.skill.jobs.hooks import apply_observation, task_dir_of
-from tao_ocrnet.skill.jobs.ids import check_job_id
-from tao_ocrnet.skill.jobs.platform import Launch, Observation, Platform, get_platform
-from tao_ocrnet.skill.jobs.record import (
+from tao_ocrnet.jobs import paths
+from tao_ocrnet.jobs.hooks import apply_observation, task_dir_of
+from tao_ocrnet.jobs.ids import check_job_id
+from tao_ocrnet.jobs.platforms.base import Launch, Observation, Platform, get_platform
+from tao_ocrnet.jobs.record import (
     CANCELED,
     ERR_INFRA,
     ERROR,
@@ -35,8 +35,9 @@ from tao_ocrnet.skill.jobs.record import (
     new_record,
     state_of,
 )
-from tao_ocrnet.skill.jobs.runstate import LOG_NAME, RUNNER_NAME, SPEC_NAME, write_launch
-from tao_ocrnet.skill.jobs.store import JobStore, TerminalStateError
+from tao_ocrnet.jobs.runstate import LOG_NAME, RUNNER_NAME, SPEC_NAME, write_launch
+from tao_ocrnet.jobs.store import JobStore, TerminalStateError
+from tao_ocrnet.results import kpis
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +142,9 @@ class JobService:
     def submit(self, request: Any, dry_run: bool = False) -> Submitted:
         """Resolve the spec, write the record (PENDING), then launch. Any failure before the launch leaves
         no record and no job folder behind."""
-        from tao_ocrnet.skill.jobs.catalog import command_available, job_action
-        from tao_ocrnet.skill.jobs.ids import new_job_id
-        from tao_ocrnet.skill.resolve import resolve_job
+        from tao_ocrnet.jobs.catalog import command_available, job_action
+        from tao_ocrnet.jobs.ids import new_job_id
+        from tao_ocrnet.jobs.resolve import resolve_job
 
         action = job_action(request.action)
         platform = self.platform_for()
@@ -316,7 +317,7 @@ def _seed_best(old_task_dir: Path, new_task_dir: Path) -> list[str]:
     The trainer restores its best score from the checkpoint and rewrites the file only on improvement, so
     without the copy a resumed job whose remaining epochs do not improve would have no best model.
     """
-    from tao_ocrnet.actions.checkpoint_names import BEST_NAME
+    from tao_ocrnet.results.checkpoints import BEST_NAME
 
     best = old_task_dir / BEST_NAME
     if not best.is_file():

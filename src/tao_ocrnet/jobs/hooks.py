@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tao_ocrnet.skill.jobs import kpis
-from tao_ocrnet.skill.jobs.platform import Observation, exit_observation
-from tao_ocrnet.skill.jobs.record import TERMINAL, UNKNOWN, state_of
-from tao_ocrnet.skill.jobs.runstate import read_exit
-from tao_ocrnet.skill.jobs.store import JobStore, TerminalStateError
+from tao_ocrnet.jobs.platforms.base import Observation, exit_observation
+from tao_ocrnet.jobs.record import TERMINAL, UNKNOWN, state_of
+from tao_ocrnet.jobs.runstate import read_exit
+from tao_ocrnet.jobs.store import JobStore, TerminalStateError
+from tao_ocrnet.results import kpis
 
 
 def task_dir_of(record: dict[str, Any]) -> Path:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tao_ocrnet.deploy.sidecar import Sidecar, read_sidecar, spec_problems
 from tao_ocrnet.errors import ModelFileError, SpecError
 from tao_ocrnet.model.arch import ModelArch
+from tao_ocrnet.runtime.sidecar import Sidecar, read_sidecar, spec_problems
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +81,9 @@ def open_backend(spec: Any, value: str, key: str, batch_size: int, section: str)
         raise SpecError(problems, header=f"the spec does not match the model in `{key}`")
     arch = sidecar.model_arch()
     if kind == "tensorrt":
-        from tao_ocrnet.deploy.trt_backend import trt_predictor
+        from tao_ocrnet.runtime.trt_backend import trt_predictor
 
         return Backend("tensorrt", trt_predictor(path, key, sidecar), arch, sidecar)
-    from tao_ocrnet.deploy.ort_backend import open_session, ort_predictor
+    from tao_ocrnet.runtime.ort_backend import open_session, ort_predictor
 
     return Backend("onnxruntime", ort_predictor(open_session(path, key)), arch, sidecar)

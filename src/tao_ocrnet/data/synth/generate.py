@@ -44,8 +44,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from tao_ocrnet.data.charset import ALNUM36, CHARSETS
-from tao_ocrnet.data.fonts import design_group, discover_fonts, font_family, load_font
-from tao_ocrnet.data.words import ENGLISH_WORDS, pseudo_word, random_number, random_string
+from tao_ocrnet.data.synth.fonts import design_group, discover_fonts, font_family, load_font
+from tao_ocrnet.data.synth.words import ENGLISH_WORDS, pseudo_word, random_number, random_string
 from tao_ocrnet.errors import DataError
 
 __all__ = [

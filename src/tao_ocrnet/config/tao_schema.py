@@ -14,8 +14,8 @@ from typing import Any
 
 from tao_ocrnet.config.actions import ACTIONS, SCHEMA_ACTIONS, ActionInfo
 from tao_ocrnet.config.introspect import Node, spec_tree
-from tao_ocrnet.skill.metadata import NETWORK_ARCH, SKILL_NAME, template_path
-from tao_ocrnet.skill.templates import template_dict
+from tao_ocrnet.config.templates import template_dict
+from tao_ocrnet.jobs.skill_info import NETWORK_ARCH, SKILL_NAME, template_path
 
 SCHEMA_VERSION = 1
 SCHEMA_SOURCE = "tao_ocrnet.config.spec (pydantic spec models)"

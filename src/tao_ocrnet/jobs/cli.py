@@ -77,7 +77,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _service() -> Any:
-    from tao_ocrnet.skill.jobs.service import JobService
+    from tao_ocrnet.jobs.service import JobService
 
     return JobService()
 
@@ -87,9 +87,9 @@ def _print_json(data: Any) -> None:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from tao_ocrnet.skill.inputs import DataRoots
-    from tao_ocrnet.skill.jobs.record import COMPLETE
-    from tao_ocrnet.skill.resolve import JobRequest
+    from tao_ocrnet.datasources.resolver import DataRoots
+    from tao_ocrnet.jobs.record import COMPLETE
+    from tao_ocrnet.jobs.resolve import JobRequest
 
     request = JobRequest(
         action=args.action,
@@ -163,7 +163,7 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    from tao_ocrnet.skill.jobs.service import DEFAULT_GRACE
+    from tao_ocrnet.jobs.service import DEFAULT_GRACE
 
     service = _service()
     record = service.cancel(args.job_id, grace=DEFAULT_GRACE if args.grace is None else args.grace)

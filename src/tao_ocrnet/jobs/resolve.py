@@ -17,13 +17,13 @@ import yaml
 
 from tao_ocrnet.config.loader import apply_overrides, parse_override, validate_tree
 from tao_ocrnet.config.shorthand import shorthand_for
+from tao_ocrnet.config.templates import template_dict
+from tao_ocrnet.datasources.resolver import OPTION, DataRoots, InputResolver
 from tao_ocrnet.errors import SpecError, UserError
-from tao_ocrnet.skill.inputs import OPTION, DataRoots, InputResolver
-from tao_ocrnet.skill.jobs.catalog import JobAction
-from tao_ocrnet.skill.jobs.redact import is_secret_name
-from tao_ocrnet.skill.jobs.taskdir import task_dir
-from tao_ocrnet.skill.spec_params import ParamRequest, evaluate_params
-from tao_ocrnet.skill.templates import template_dict
+from tao_ocrnet.jobs.catalog import JobAction
+from tao_ocrnet.jobs.redact import is_secret_name
+from tao_ocrnet.jobs.spec_params import ParamRequest, evaluate_params
+from tao_ocrnet.results.taskdir import task_dir
 
 
 @dataclass(frozen=True)

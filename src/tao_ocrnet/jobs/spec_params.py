@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-# checkpoint_names is torch-free: the naming rules live with the trainer that writes the files.
-from tao_ocrnet.actions.checkpoint_names import BEST_NAME, parse_periodic, periodic_checkpoints
 from tao_ocrnet.config.fields import MISSING
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.skill.jobs.record import COMPLETE, state_of
-from tao_ocrnet.skill.jobs.taskdir import get_dotted, task_dir
+from tao_ocrnet.jobs.record import COMPLETE, state_of
+
+# checkpoint_names is torch-free: the naming rules live with the trainer that writes the files.
+from tao_ocrnet.results.checkpoints import BEST_NAME, parse_periodic, periodic_checkpoints
+from tao_ocrnet.results.taskdir import get_dotted, task_dir
 
 SKIP = object()  # a function's "leave the key alone"
 

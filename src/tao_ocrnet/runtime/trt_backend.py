@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from tao_ocrnet.deploy.sidecar import INPUT_NAME, OUTPUT_NAMES, Sidecar
 from tao_ocrnet.deploy.trt_engine import require_tensorrt
 from tao_ocrnet.errors import ModelFileError
+from tao_ocrnet.runtime.sidecar import INPUT_NAME, OUTPUT_NAMES, Sidecar
 
 log = logging.getLogger(__name__)
 

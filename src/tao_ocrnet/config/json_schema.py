@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 
 from tao_ocrnet.config.actions import ACTIONS, DEPLOY_ACTIONS
 from tao_ocrnet.config.introspect import Node, leaf_index, spec_tree
-from tao_ocrnet.skill.templates import DEPLOY_LAYOUT, DEPLOY_TEMPLATE_NAME, template_dict
+from tao_ocrnet.config.templates import DEPLOY_LAYOUT, DEPLOY_TEMPLATE_NAME, template_dict
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_DIR = "schemas/json-schema"

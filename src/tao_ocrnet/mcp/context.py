@@ -58,7 +58,7 @@ class Runtime:
 
     @classmethod
     def load(cls, skill_root: Path, workspace_dirs: list[str]) -> Runtime:
-        from tao_ocrnet.skill.jobs import paths
+        from tao_ocrnet.jobs import paths
 
         document = load_tools_file(skill_root)
         workspace = Workspace.create(workspace_dirs, managed=[paths.results_root()])
@@ -81,7 +81,7 @@ class Runtime:
     @cached_property
     def service(self) -> Any:
         # Imported on first use: the job layer is not needed to answer tools/list.
-        from tao_ocrnet.skill.jobs.service import JobService
+        from tao_ocrnet.jobs.service import JobService
 
         return JobService()
 

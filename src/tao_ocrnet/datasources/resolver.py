@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from tao_ocrnet.datasources.archives import archive_stem, extract_once, is_archive
+from tao_ocrnet.datasources.roots import LocalRoot, ParsedUri, Root, open_root, parse_uri
+from tao_ocrnet.datasources.rules import SOURCE_FALLBACKS, Rule
 from tao_ocrnet.errors import DataError, UserError
-from tao_ocrnet.skill.archives import archive_stem, extract_once, is_archive
-from tao_ocrnet.skill.datasources import SOURCE_FALLBACKS, Rule
-from tao_ocrnet.skill.sources import LocalRoot, ParsedUri, Root, open_root, parse_uri
 
 OPTION = {
     "train_datasets": "--train-dataset",
@@ -146,7 +146,7 @@ class InputResolver:
 
     def _job_root(self, job_id: str, uri: str) -> _JobRoot:
         if job_id not in self._jobs:
-            from tao_ocrnet.skill.jobs.record import COMPLETE, state_of
+            from tao_ocrnet.jobs.record import COMPLETE, state_of
 
             record = self.lookup_job(job_id)
             if record["action"] != "dataset_convert":

@@ -20,10 +20,10 @@ from typing import Any
 
 from tao_ocrnet.atomic import file_lock
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.skill.jobs import paths
-from tao_ocrnet.skill.jobs.ids import check_job_id, new_job_id
-from tao_ocrnet.skill.jobs.record import TERMINAL, UPDATABLE, state_of, transition
-from tao_ocrnet.skill.jobs.redact import redact
+from tao_ocrnet.jobs import paths
+from tao_ocrnet.jobs.ids import check_job_id, new_job_id
+from tao_ocrnet.jobs.record import TERMINAL, UPDATABLE, state_of, transition
+from tao_ocrnet.jobs.redact import redact
 
 log = logging.getLogger(__name__)
 

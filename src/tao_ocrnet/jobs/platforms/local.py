@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tao_ocrnet.skill.jobs import procs
-from tao_ocrnet.skill.jobs.platform import Launch, LogChunk, Observation, exit_observation
-from tao_ocrnet.skill.jobs.record import CANCELED, ERR_INFRA, ERROR, RUNNING, UNKNOWN
-from tao_ocrnet.skill.jobs.runstate import LOG_NAME, cancel_requested, read_exit, request_cancel
+from tao_ocrnet.jobs.platforms import procs
+from tao_ocrnet.jobs.platforms.base import Launch, LogChunk, Observation, exit_observation
+from tao_ocrnet.jobs.record import CANCELED, ERR_INFRA, ERROR, RUNNING, UNKNOWN
+from tao_ocrnet.jobs.runstate import LOG_NAME, cancel_requested, read_exit, request_cancel
 
 KIND = "local-process"
 # Runners this process started: polled so that finished ones are reaped instead of lingering as zombies.

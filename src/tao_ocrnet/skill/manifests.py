@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tao_ocrnet.jobs import skill_info as md
 from tao_ocrnet.mcp.constants import SERVER_NAME, SERVER_TITLE
-from tao_ocrnet.skill import metadata as md
 
 PLUGIN_NAME = SERVER_NAME
 MCP_CONFIG = ".mcp.json"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
+from tao_ocrnet.config.render import MARKDOWN_MARKER
 from tao_ocrnet.mcp import constants as C
-from tao_ocrnet.mcp.manifests import MCP_CONFIG
 from tao_ocrnet.mcp.resources import JOB_VIEWS
-from tao_ocrnet.mcp.tooldefs import ToolDef, tool_registry
+from tao_ocrnet.skill.manifests import MCP_CONFIG
 from tao_ocrnet.skill.mdtext import code, table
-from tao_ocrnet.skill.render import MARKDOWN_MARKER
+from tao_ocrnet.skill.tooldefs import ToolDef, tool_registry
 
 INSPECTOR = "npx -y @modelcontextprotocol/inspector@2.12.0 --cli"
 

@@ -21,18 +21,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tao_ocrnet.config.actions import ACTIONS, ALL_ACTIONS
+from tao_ocrnet.config.json_schema import DIALECT, json_schema
+from tao_ocrnet.config.render import GENERATED_BY
 from tao_ocrnet.config.shorthand import shorthand_for
+from tao_ocrnet.config.tao_schema import popular_values
+from tao_ocrnet.config.templates import DEPLOY_TEMPLATE_NAME, template_dict
+from tao_ocrnet.datasources.rules import SOURCE_FALLBACKS
+from tao_ocrnet.jobs import skill_info as md
+from tao_ocrnet.jobs.catalog import JobAction, job_actions
+from tao_ocrnet.jobs.record import STATES
+from tao_ocrnet.jobs.spec_params import ACCEPTED_PARENTS, key_kind
 from tao_ocrnet.mcp import constants as C
-from tao_ocrnet.skill import metadata as md
-from tao_ocrnet.skill.datasources import SOURCE_FALLBACKS
-from tao_ocrnet.skill.jobs.catalog import JobAction, job_actions
-from tao_ocrnet.skill.jobs.record import STATES
-from tao_ocrnet.skill.jobs.taskdir import get_dotted
-from tao_ocrnet.skill.json_schema import DIALECT, json_schema
-from tao_ocrnet.skill.render import GENERATED_BY
-from tao_ocrnet.skill.spec_params import ACCEPTED_PARENTS, key_kind
-from tao_ocrnet.skill.tao_schema import popular_values
-from tao_ocrnet.skill.templates import DEPLOY_TEMPLATE_NAME, template_dict
+from tao_ocrnet.results.taskdir import get_dotted
 
 HANDLERS = "tao_ocrnet.mcp.handlers"
 

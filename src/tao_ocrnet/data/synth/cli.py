@@ -54,7 +54,7 @@ def _held_out_labels(gt_files: list[str]) -> set[str]:
 def main_synth(args: argparse.Namespace) -> dict[str, object]:
     """Run `ocrnet synth` from parsed arguments; returns the summary (the CLI prints it)."""
     num_test = args.num_test if args.num_test is not None else max(1, args.num // 5)
-    from tao_ocrnet.data.synth import generate_dataset
+    from tao_ocrnet.data.synth.generate import generate_dataset
 
     summary = generate_dataset(
         args.out,

@@ -16,8 +16,8 @@ from functools import cache
 from typing import Any
 
 from tao_ocrnet.config.actions import ALL_ACTIONS
+from tao_ocrnet.datasources.rules import Rule
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.skill.datasources import Rule
 
 DEPLOY_JOB_NAMES = {"evaluate": "trt_evaluate", "inference": "trt_inference"}
 
@@ -54,7 +54,7 @@ def _rules(data: dict[str, Any]) -> dict[str, Rule]:
 
 @cache
 def job_actions() -> dict[str, JobAction]:
-    from tao_ocrnet.skill import metadata as md
+    from tao_ocrnet.jobs import skill_info as md
 
     info, deploy = md.skill_info(), md.deploy_skill_info()
     out: dict[str, JobAction] = {}
