@@ -21,6 +21,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+# The tiny test model's settings live in tests/tiny_config.py, shared with the test suite.
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "tests"))
+
 # The small CPU configuration comes from the demo; the default architecture is the spec's default.
 CHARSET = tuple("0123456789abcdefghijklmnopqrstuvwxyz")
 
@@ -149,8 +152,8 @@ def synth(out: Path, num_train: int, num_test: int, seed: int = 0, *, fonts_spli
 
 def arch_for(model_section: dict[str, Any], charset: Sequence[str] = CHARSET, max_label_length: int = 25) -> Any:
     """A `ModelArch` from a spec `model:` section (the spec's defaults fill the rest)."""
+    from tao_ocrnet.config.arch import ModelArch
     from tao_ocrnet.config.spec import ExperimentSpec
-    from tao_ocrnet.model.arch import ModelArch
 
     spec = ExperimentSpec.model_validate({"model": dict(model_section)})
     return ModelArch.from_spec(spec.model, charset, max_label_length)

@@ -112,8 +112,8 @@ class Score:
 
 def score(predictor: Predictor, arch: Any, batches: Sequence[tuple[Any, list[str]]]) -> Score:
     """Word accuracy, normalised edit-distance similarity and the texts, with the shared decoder."""
-    from tao_ocrnet.actions.reporting import norm_ed_similarity
     from tao_ocrnet.model.codec import make_codec
+    from tao_ocrnet.model.metrics import norm_ed_similarity
 
     codec = make_codec(arch)
     texts: list[str] = []

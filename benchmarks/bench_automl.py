@@ -26,33 +26,25 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import _common as C
+from tao_ocrnet.automl.plan import StudyRequest
+from tao_ocrnet.automl.runner import start_study, wait_study
+from tao_ocrnet.datasources.resolver import DataRoots
+
+from tiny_config import TINY_TRAIN
 
 OVERHEAD_TARGET = 1.0
 SCALE_TARGET = 0.6
-TINY = (
-    "model.feature_channel=16",
-    "model.hidden_size=16",
-    "dataset.batch_size=16",
-    "dataset.workers=0",
-    "train.num_gpus=0",
-    "train.optim.name=adam",
-    "train.optim.lr=0.001",
-    "wandb.enable=false",
-)
 
 
 def run_study(root: Path, data: Path, name: str, settings: dict, worker_cpus: list[str] | None) -> tuple[float, dict]:
-    from tao_ocrnet.automl.plan import StudyRequest
-    from tao_ocrnet.automl.runner import start_study, wait_study
-    from tao_ocrnet.datasources.resolver import DataRoots
-
-    request = StudyRequest(roots=DataRoots(train_datasets=(str(data),)), overrides=TINY)
+    request = StudyRequest(roots=DataRoots(train_datasets=(str(data),)), overrides=TINY_TRAIN)
     started = time.perf_counter()
     start_study({**settings, "study_name": name}, request, workspace_root=root, worker_cpus=worker_cpus)
     status = wait_study(name, workspace_root=root, timeout=3600, poll=0.25)
@@ -100,7 +92,6 @@ CONTROL = (
 
 def control(cpus: list[int]) -> float:
     """How much slower a copy runs when both cores work (1.0: independent cores) - no runner involved."""
-    import subprocess
 
     def run(on: list[int]) -> list[float]:
         procs = [

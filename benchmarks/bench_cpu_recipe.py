@@ -112,7 +112,7 @@ def write_spec(path: Path, results: Path, lmdb_train: Path, lmdb_test: Path, cha
 def curve(status_path: Path, launched: dt.datetime) -> tuple[list[list[Any]], float | None]:
     """Rows (minutes since `launched`, epoch, train_loss, val_loss, val_acc, norm_ed) from status.json,
     and the minutes from launch to the action's STARTED line (process start-up and imports)."""
-    from tao_ocrnet.actions.common import read_status, status_time
+    from tao_ocrnet.results.status import read_status, status_time
 
     records = read_status(status_path)
     start = next((status_time(r) for r in records if r.get("status") == "STARTED"), None)
@@ -175,7 +175,7 @@ def run_training(spec: Path, log_path: Path, limit_s: float) -> tuple[int | None
 
 def print_existing(status_path: Path) -> int:
     """The curve of a run that already happened (a long recipe run: hours, with resumptions)."""
-    from tao_ocrnet.actions.common import read_status, status_time
+    from tao_ocrnet.results.status import read_status, status_time
 
     first = next((r for r in read_status(status_path) if r.get("status") == "STARTED"), None)
     if first is None:

@@ -66,12 +66,12 @@ def load_or_build(args: Any, name: str, data: D.Data, root: Path) -> tuple[Any, 
 def build_variants(model: Any, arch: Any, data: D.Data, work: Path, threads: int) -> dict[str, D.Predictor]:
     from types import SimpleNamespace
 
-    from tao_ocrnet.actions.recognize import torch_predictor
     from tao_ocrnet.data.transforms import ImageTransform
     from tao_ocrnet.deploy.calibration import iter_batches, plan_calibration
     from tao_ocrnet.deploy.onnx_export import export_onnx
     from tao_ocrnet.deploy.quantize import quantize_onnxruntime, quantize_torchao
     from tao_ocrnet.runtime.ort_backend import ort_predictor
+    from tao_ocrnet.runtime.predictor import torch_predictor
 
     fp32 = work / "model.onnx"
     int8 = work / "model_int8.onnx"

@@ -55,7 +55,7 @@ def cold_cli_ms(argv: list[str], env: dict[str, str]) -> float:
 def bench_submit(root: Path, submits: int) -> None:
     from tao_ocrnet.data.synth.generate import generate_dataset
     from tao_ocrnet.datasources.resolver import DataRoots
-    from tao_ocrnet.jobs.resolve import JobRequest
+    from tao_ocrnet.jobs.request import JobRequest
     from tao_ocrnet.jobs.service import JobService
 
     data = root / "data"

@@ -26,19 +26,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _common  # noqa: F401  (puts tests/ on sys.path for tiny_config)
+
+from tiny_config import TINY_TRAIN
+
 START_TARGET_MS = 1500.0
 PAYLOAD_TARGET_KB = 48.0
 ROUND_TRIP_TARGET_MS = 10.0
 SUBMIT_TARGET_MS = 300.0
-TINY = {
-    "model.feature_channel": 16,
-    "model.hidden_size": 16,
-    "dataset.batch_size": 16,
-    "dataset.workers": 0,
-    "train.optim.name": "adam",
-    "train.optim.lr": 0.001,
-    "wandb.enable": False,
-}
 
 
 def header(args: argparse.Namespace) -> None:
@@ -124,9 +119,8 @@ async def prepare_and_submit(env: dict[str, str], workspace: Path, submits: int)
             "train_datasets": [f"job:{train['job_id']}"],
             "eval_dataset": f"job:{evals['job_id']}",
             "num_epochs": 1,
-            "num_gpus": 0,
             "automl_policy": "off",
-            "spec_overrides": TINY,
+            "spec_overrides": TINY_TRAIN,  # train.num_gpus=0 included
         }
         times = []
         for _ in range(submits):

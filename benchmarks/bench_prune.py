@@ -75,9 +75,9 @@ def latencies(models: dict[str, Any], arch: Any, work: Path, args: Any) -> dict[
     """ms per image for (model name, runtime, batch), measured side by side."""
     import torch
 
-    from tao_ocrnet.actions.recognize import torch_predictor
     from tao_ocrnet.deploy.onnx_export import export_onnx
     from tao_ocrnet.runtime.ort_backend import ort_predictor
+    from tao_ocrnet.runtime.predictor import torch_predictor
 
     variants: dict[str, D.Predictor] = {}
     for name, model in models.items():
@@ -122,7 +122,7 @@ def run_config(args: Any, name: str, data: D.Data, root: Path, probe: C.SpeedPro
     probe.sample()
     ms = latencies({k: models[k] for k in ("unpruned", "pruned")}, arch, work, args)
     batches = D.test_batches(data.test_dir, arch)
-    from tao_ocrnet.actions.recognize import torch_predictor
+    from tao_ocrnet.runtime.predictor import torch_predictor
 
     scores = {k: D.score(torch_predictor(m, "cpu"), arch, batches) for k, m in models.items()}
     acc = {k: s.accuracy for k, s in scores.items()}

@@ -48,11 +48,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from tao_ocrnet.actions.recognize import torch_predictor
     from tao_ocrnet.config.shipped import DEFAULT_MODEL, shipped_model_facts
     from tao_ocrnet.deploy.onnx_export import export_onnx
     from tao_ocrnet.model.checkpoint import load_model_file, resolve_model_path
     from tao_ocrnet.runtime.ort_backend import ort_predictor
+    from tao_ocrnet.runtime.predictor import torch_predictor
 
     path = resolve_model_path(DEFAULT_MODEL, key="shipped")
     model, arch, _ = load_model_file(path)

@@ -34,7 +34,7 @@ SIZE_LIMIT = 20 * 2**20
 def training_hours(status_path: Path, until: dt.datetime) -> float:
     """Hours spent training up to `until`: each run from its STARTED line to its last line (pauses between
     a stopped run and its resumption are not counted)."""
-    from tao_ocrnet.actions.common import read_status, status_time
+    from tao_ocrnet.results.status import read_status, status_time
 
     spans: list[list[dt.datetime]] = []
     for record in read_status(status_path):

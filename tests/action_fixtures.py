@@ -11,8 +11,9 @@ import yaml
 
 from tao_ocrnet.cli import main as cli
 
-# The smallest widths the network accepts: fast enough to train in seconds on two cores.
-TINY_MODEL = {"feature_channel": 16, "hidden_size": 16, "input_width": 100, "input_height": 32}
+from tiny_config import TINY_MODEL
+
+MODEL = {**TINY_MODEL, "input_width": 100, "input_height": 32}
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Workspace:
 def base_spec(data: Path, results: Path, **model) -> dict:
     return {
         "results_dir": str(results),
-        "model": {**TINY_MODEL, **model},
+        "model": {**MODEL, **model},
         "dataset": {
             "train_dataset_dir": [str(results / "lmdb_train")],
             "val_dataset_dir": str(results / "lmdb_test"),

@@ -12,28 +12,21 @@ from pathlib import Path
 
 import pytest
 
+from tao_ocrnet.automl import workspace as wsp
+from tao_ocrnet.automl.best_rec_schema import validate_best_rec
 from tao_ocrnet.cli import main as cli
+from tao_ocrnet.jobs.record import state_of
+from tao_ocrnet.jobs.service import JobService
 
 from jobs_fixtures import JobsEnv, make_env
+from tiny_config import TINY_TRAIN, cli_words
 
-# The tiny model on a one-core budget; the epoch count is the study's max_epochs.
-TINY = (
-    "model.feature_channel=16",
-    "model.hidden_size=16",
-    "dataset.batch_size=16",
-    "dataset.workers=0",
-    "train.num_gpus=0",
-    "train.optim.name=adam",
-    "train.optim.lr=0.001",
-    "wandb.enable=false",
-)
+# The tiny model on a one-core budget, as command-line words; the epoch count is the study's max_epochs.
+TINY = cli_words(TINY_TRAIN)
 
 
 def stop_leftovers(home: Path) -> None:
     """Kill workers still alive and cancel their running trial jobs (a failed test must not leak processes)."""
-    from tao_ocrnet.automl import workspace as wsp
-    from tao_ocrnet.jobs.service import JobService
-
     root = home / "automl"
     for ws in root.iterdir() if root.is_dir() else []:
         for info in wsp.live_workers(ws):
@@ -41,7 +34,7 @@ def stop_leftovers(home: Path) -> None:
                 os.kill(info["pid"], signal.SIGKILL)
     service = JobService()
     for record in service.list():
-        if record["transitions"][-1]["state"] in ("PENDING", "RUNNING"):
+        if state_of(record) in ("PENDING", "RUNNING"):
             with contextlib.suppress(Exception):
                 service.cancel(record["id"], grace=2.0)
 
@@ -70,8 +63,6 @@ def automl_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
 
 def assert_tiny_study_outputs(ws: Path, best: dict, history: list[dict]) -> None:
     """What a finished tiny study (3 trials of 1 epoch, delete_intermediate_ckpt) leaves in its workspace."""
-    from tao_ocrnet.automl.best_rec_schema import validate_best_rec
-
     # best_rec.json: valid, nested, no epoch budget in the spec
     rec = json.loads((ws / "best_rec.json").read_text())
     validate_best_rec(rec)

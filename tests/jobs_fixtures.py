@@ -13,23 +13,14 @@ import pytest
 
 from tao_ocrnet.cli import main as cli
 from tao_ocrnet.jobs.platforms.base import LogChunk, Observation
-from tao_ocrnet.jobs.record import CANCELED, RUNNING
+from tao_ocrnet.jobs.record import CANCELED, RUNNING, state_of
 
-# The tiny model on the CPU (overrides for `ocrnet jobs submit train`; add the epochs with `tiny(n)`).
-TINY_TRAIN = (
-    "model.feature_channel=16",
-    "model.hidden_size=16",
-    "dataset.batch_size=16",
-    "dataset.workers=0",
-    "train.num_gpus=0",
-    "train.optim.name=adam",
-    "train.optim.lr=0.001",
-    "wandb.enable=false",
-)
+from tiny_config import TINY_TRAIN, cli_words
 
 
 def tiny(epochs: int = 1) -> tuple[str, ...]:
-    return (*TINY_TRAIN, f"train.num_epochs={epochs}")
+    """Overrides for `ocrnet jobs submit train`: the tiny model for `epochs` epochs."""
+    return (*cli_words(TINY_TRAIN), f"train.num_epochs={epochs}")
 
 
 @dataclass
@@ -111,7 +102,7 @@ def wait_for(job_id: str, states: tuple[str, ...], timeout: float = 300) -> dict
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
             assert cli(["jobs", "status", job_id, "--record"]) == 0
         record = json.loads(out.getvalue())
-        if record["transitions"][-1]["state"] in states:
+        if state_of(record) in states:
             return record
         time.sleep(0.2)
     raise AssertionError(f"{job_id} did not reach {states} in {timeout} s:\n{log_tail(job_id)}")

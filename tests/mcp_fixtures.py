@@ -20,18 +20,12 @@ import pytest
 
 from tao_ocrnet.skill_root import find_project_root
 
+from tiny_config import TINY_TRAIN
+
 ROOT = find_project_root()
 
-# The tiny CPU model (spec_overrides for ocrnet_train).
-TINY = {
-    "model.feature_channel": 16,
-    "model.hidden_size": 16,
-    "dataset.batch_size": 16,
-    "dataset.workers": 0,
-    "train.optim.name": "adam",
-    "train.optim.lr": 0.001,
-    "wandb.enable": False,
-}
+# The tiny CPU model (spec_overrides for ocrnet_train); the calls pass num_gpus themselves.
+TINY = {key: value for key, value in TINY_TRAIN.items() if key != "train.num_gpus"}
 
 
 @dataclass

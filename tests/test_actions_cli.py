@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from tao_ocrnet.actions.common import read_status
 from tao_ocrnet.cli import main as cli
+from tao_ocrnet.results.status import read_status
 
 from action_fixtures import base_spec, convert_split
 

@@ -18,9 +18,11 @@ from automl_fixtures import TINY, assert_tiny_study_outputs, automl, automl_env,
 from tao_ocrnet.automl.plan import StudyRequest
 from tao_ocrnet.automl.runner import start_study, study_status, wait_study
 from tao_ocrnet.datasources.resolver import DataRoots
+from tao_ocrnet.jobs.record import state_of
 from tao_ocrnet.jobs.service import JobService
 
 from jobs_fixtures import synth_root  # noqa: F401
+from tiny_config import TINY_TRAIN
 
 pytestmark = pytest.mark.slow
 TIMEOUT = "900"  # seconds; trials take ~10 s each on an idle 2-core machine, several times that when it is busy
@@ -47,7 +49,7 @@ def test_tiny_study_end_to_end_through_the_cli(capsys, automl_env, synth_root): 
     ws = automl_env.home / "automl" / "tiny"
     summary = json.loads((ws / "summary.json").read_text())
 
-    # progress / baseline / history (contract §7)
+    # progress / baseline / history (the bank runner's result shape)
     p = summary["progress"]
     assert (p["completed"], p["total"], p["succeeded"], p["failed"]) == (3, 3, 3, 0)
     assert p["algorithm"] == "bayesian" and p["sampler"].startswith("GPSampler")
@@ -64,7 +66,7 @@ def test_tiny_study_end_to_end_through_the_cli(capsys, automl_env, synth_root): 
     best = summary["best"]
     assert best["metric_value"] == max(r["metric"] for r in history)
     record = JobService().get(best["job_id"])
-    assert record["transitions"][-1]["state"] == "COMPLETE" and record["action"] == "train"
+    assert state_of(record) == "COMPLETE" and record["action"] == "train"
     assert best["checkpoint"] == str(Path(best["results_dir"]) / "best_accuracy.pth")
     assert Path(best["checkpoint"]).is_file()
 
@@ -106,7 +108,7 @@ def test_killed_worker_is_recovered_and_resume_keeps_finished_trials(capsys, aut
     assert sum(r["baseline"] for r in history) == 1
     assert by_id[2]["retry_of"] == 1 and by_id[2]["specs"] == by_id[1]["specs"]  # same params, new trial
     assert "its worker (pid" in by_id[1]["failure_reason"]
-    assert JobService().get(orphan)["transitions"][-1]["state"] in ("CANCELED", "COMPLETE")
+    assert state_of(JobService().get(orphan)) in ("CANCELED", "COMPLETE")
     assert len(JobService().list(action="train")) == 3  # baseline, the interrupted trial, its retry
 
 
@@ -115,7 +117,7 @@ def test_two_workers_share_one_sqlite_storage(automl_env, synth_root, tmp_path):
     (tmp_path / "shared").mkdir()
     settings = {"algorithm": "asha", "max_recommendations": 4, "max_epochs": 1, "seed": 2, "storage": url,
                 "study_name": "pair"}  # fmt: skip
-    request = StudyRequest(roots=DataRoots(train_datasets=(str(synth_root),)), overrides=TINY)
+    request = StudyRequest(roots=DataRoots(train_datasets=(str(synth_root),)), overrides=TINY_TRAIN)
     start_study(settings, request)
     second = subprocess.Popen(
         [sys.executable, "-m", "tao_ocrnet", "automl", "worker", "--study", "pair", "--storage", url, "--index", "9"],

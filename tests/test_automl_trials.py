@@ -15,9 +15,14 @@ from typing import Any
 
 import optuna
 import pytest
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.trial import TrialState
 
-from tao_ocrnet.automl.space import build_space
-from tao_ocrnet.automl.study import budget_state, is_surplus_start, recover_stale
+from tao_ocrnet.automl.algorithms import make_pruner, make_sampler
+from tao_ocrnet.automl.budget import budget_state, is_surplus_start
+from tao_ocrnet.automl.ranges import build_space
+from tao_ocrnet.automl.recovery import recover_stale
+from tao_ocrnet.automl.stored_config import StudyConfig
 from tao_ocrnet.automl.trial import TrialContext, run_trial
 from tao_ocrnet.config.tao_schema import tao_schema
 from tao_ocrnet.config.templates import template_dict
@@ -40,7 +45,7 @@ class FakeJobs:
         self.canceled: list[str] = []
 
     def submit(self, request: Any) -> _Submitted:
-        lr = next(float(o.split("=", 1)[1]) for o in request.overrides if o.startswith("train.optim.lr="))
+        lr = float(request.overrides["train.optim.lr"])
         job_id = f"ocrnet-train-{len(self.states):06x}"
         task = self.root / job_id / "train"
         task.mkdir(parents=True)
@@ -143,8 +148,6 @@ class _Cfg:
 
 
 def test_budget_counts_complete_and_pruned_only():
-    from optuna.trial import TrialState
-
     study = optuna.create_study(direction="maximize")
     cfg = _Cfg(3, {"timeout_minutes": None, "max_consecutive_failures": 2})
     for state in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED):
@@ -162,8 +165,6 @@ def test_budget_counts_complete_and_pruned_only():
 
 
 def test_consecutive_failures_stop_the_study():
-    from optuna.trial import TrialState
-
     study = optuna.create_study(direction="maximize")
     cfg = _Cfg(10, {"timeout_minutes": None, "max_consecutive_failures": 2})
     for _ in range(2):
@@ -175,9 +176,6 @@ def test_consecutive_failures_stop_the_study():
 
 
 def test_a_dead_workers_trial_is_failed_and_queued_again(tmp_path):
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-    from optuna.trial import TrialState
-
     storage = JournalStorage(JournalFileBackend(str(tmp_path / "journal.log")))
     study = optuna.create_study(direction="maximize", storage=storage)
     done = subprocess.Popen(["true"])
@@ -200,8 +198,6 @@ def test_a_dead_workers_trial_is_failed_and_queued_again(tmp_path):
 
 @pytest.mark.parametrize("algorithm", ["bayesian", "random", "hyperband", "asha"])
 def test_samplers_and_pruners_by_algorithm(algorithm):
-    from tao_ocrnet.automl.study import StudyConfig, make_pruner, make_sampler
-
     cfg = StudyConfig(
         name="s", settings={"algorithm": algorithm, "reduction_factor": 3}, space={"params": [], "base": {}},
         fixed={}, user_overrides={}, adjustments=[], roots={}, parent_job=None, epochs=9, seed=1, first_batch=3,

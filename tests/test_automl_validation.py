@@ -14,14 +14,21 @@ import pytest
 
 from automl_fixtures import TINY, automl, automl_env  # noqa: F401
 from tao_ocrnet.automl.best_rec_schema import validate_best_rec
+from tao_ocrnet.automl.plan import StudyRequest, plan_study
+from tao_ocrnet.automl.ranges import build_space
+from tao_ocrnet.automl.router import study_request
+from tao_ocrnet.automl.runner import review_study
 from tao_ocrnet.automl.settings import parse_settings
-from tao_ocrnet.automl.space import SearchSpace, build_space
-from tao_ocrnet.automl.trial import StatusTail, override_text
+from tao_ocrnet.automl.space import SearchSpace
+from tao_ocrnet.automl.trial import StatusTail
 from tao_ocrnet.config.tao_schema import tao_schema
 from tao_ocrnet.config.templates import template_dict
+from tao_ocrnet.datasources.resolver import DataRoots
 from tao_ocrnet.errors import SpecError, UserError
+from tao_ocrnet.jobs.request import JobRequest
 
 from jobs_fixtures import synth_root  # noqa: F401
+from tiny_config import TINY_TRAIN
 
 SCHEMA = tao_schema("train")
 ADAM = {**template_dict("train"), "train": {**template_dict("train")["train"], "optim": {"name": "adam", "lr": 1e-3}}}
@@ -142,14 +149,6 @@ def test_bad_search_spaces_are_errors(parameters, ranges, expected):
 # --- small pieces ----------------------------------------------------------------------------------------
 
 
-def test_override_values_read_back_exactly():
-    from tao_ocrnet.config.loader import parse_override
-
-    for value in (1e-05, 0.001, 1.0, True, "adam", 16, 2.5e-7):
-        _, back = parse_override(override_text("k", value))
-        assert back == value and type(back) is type(value)
-
-
 def test_status_tail_reads_validations_only(tmp_path):
     path = tmp_path / "status.json"
     tail = StatusTail(path)
@@ -185,9 +184,6 @@ def test_best_rec_schema_rejects_dotted_and_budget_keys():
 
 
 def test_router_rejects_what_a_study_cannot_do():
-    from tao_ocrnet.automl.router import study_request
-    from tao_ocrnet.jobs.resolve import JobRequest
-
     with pytest.raises(UserError, match="cannot seed an AutoML study"):
         study_request(JobRequest("train", resume_from="ocrnet-train-abcdef"))
 
@@ -261,15 +257,12 @@ def test_dry_run_reviews_and_creates_nothing(capsys, automl_env, synth_root):  #
 
 
 def test_review_then_start_show_the_same_first_batch_without_a_seed(automl_env, synth_root):  # noqa: F811
-    from tao_ocrnet.automl.plan import StudyRequest, plan_study
-    from tao_ocrnet.automl.runner import review_study
-    from tao_ocrnet.datasources.resolver import DataRoots
-
-    request = StudyRequest(roots=DataRoots(train_datasets=(str(synth_root),)), overrides=TINY)
+    request = StudyRequest(roots=DataRoots(train_datasets=(str(synth_root),)), overrides=TINY_TRAIN)
     review = review_study({"max_recommendations": 6}, request)
     plan = plan_study({"max_recommendations": 6}, request)  # what start_study runs
     assert plan.config.seed == review["seed"]
     assert [b["specs"] for b in plan.first_batch] == [b["specs"] for b in review["first_batch"]]
-    other = plan_study({"max_recommendations": 6}, StudyRequest(request.roots, overrides=(*TINY, "train.seed=7")))
+    seeded = StudyRequest(request.roots, overrides={**TINY_TRAIN, "train.seed": 7})
+    other = plan_study({"max_recommendations": 6}, seeded)
     assert other.config.seed != plan.config.seed
     _nothing_created(automl_env)

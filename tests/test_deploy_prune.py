@@ -8,12 +8,12 @@ import json
 import pytest
 import torch
 
-from tao_ocrnet.actions.common import read_status
 from tao_ocrnet.cli import main as cli
+from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.deploy.prune import PruneSettings, prune_model
-from tao_ocrnet.model.arch import ModelArch
 from tao_ocrnet.model.checkpoint import load_model_file
 from tao_ocrnet.model.ocrnet import build_model
+from tao_ocrnet.results.status import read_status
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 

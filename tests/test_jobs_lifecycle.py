@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tao_ocrnet.jobs.platforms import procs
+from tao_ocrnet.jobs.record import last_transition
 from tao_ocrnet.jobs.service import JobService
 from tao_ocrnet.results.checkpoints import parse_periodic, periodic_checkpoints
 
@@ -76,7 +77,7 @@ def test_kill_9_then_resume_continues_from_the_last_checkpoint(jobs_env, synth_r
                 what="the first checkpoint")  # fmt: skip
     os.killpg(_record(job_id)["backend_ref"]["pgid"], signal.SIGKILL)
     killed = wait_for(job_id, ("ERROR",), timeout=30)
-    assert "ended without an exit record" in killed["transitions"][-1]["message"]
+    assert "ended without an exit record" in last_transition(killed)["message"]
     assert killed["terminal_write_by"] == "poller" and killed["exit_code"] is None
 
     last = periodic_checkpoints(task)[-1]

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tao_ocrnet.config.loader import parse_overrides
 from tao_ocrnet.datasources.resolver import DataRoots
-from tao_ocrnet.errors import UserError
-from tao_ocrnet.jobs.catalog import JobAction, command_available, job_action, job_actions
+from tao_ocrnet.errors import SpecError, UserError
+from tao_ocrnet.jobs.catalog import job_actions
 from tao_ocrnet.jobs.record import COMPLETE, RUNNING, new_record
-from tao_ocrnet.jobs.resolve import JobRequest
+from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.jobs.service import JobService
 from tao_ocrnet.jobs.spec_params import latest_readable_checkpoint
 from tao_ocrnet.jobs.store import JobStore
@@ -28,7 +29,7 @@ from jobs_fixtures import FakePlatform, jobs_env, run, synth_root  # noqa: F401
 
 
 def dry(action: str, roots: DataRoots | None = None, *overrides: str, **kw) -> dict:
-    request = JobRequest(action, roots or DataRoots(), overrides=overrides, **kw)
+    request = JobRequest(action, roots or DataRoots(), overrides=parse_overrides(overrides), **kw)
     return yaml.safe_load(JobService(platform=FakePlatform()).submit(request, dry_run=True).spec_yaml)
 
 
@@ -293,14 +294,18 @@ def test_unreadable_root(jobs_env, tmp_path, capsys):  # noqa: F811
     assert code == 2 and "is not readable" in err
 
 
-def test_an_action_without_a_cli_command_is_refused(jobs_env):  # noqa: F811
-    base = job_action("train")
-    fake = JobAction("train", base.skill_file, {**base.entry, "command": "ocrnet frobnicate -e {config_path}"},
-                     base.rules, base.params)  # fmt: skip
-    assert not command_available(fake)
-    assert command_available(base)
-    deploy = JobAction("trt_evaluate", "x", {"command": "ocrnet spec show -e {config_path}"}, {}, {})
-    assert deploy.cli_words == ["spec", "show"] and command_available(deploy)
+def test_every_job_action_command_is_a_cli_command():
+    # skill_info's commands and the CLI are both ours: a job must never run a command the CLI lacks.
+    import argparse
+
+    from tao_ocrnet.cli import build_parser
+
+    for action in job_actions().values():
+        parser = build_parser()
+        for word in action.cli_words:
+            sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            assert word in sub.choices, (action.name, action.command)
+            parser = sub.choices[word]
 
 
 # --- consistency with the rest of the package -----------------------------------------------------
@@ -318,10 +323,9 @@ def test_catalog_matches_skill_info_and_config():
 
 
 def test_task_dir_rule_matches_the_actions():
-    from tao_ocrnet.actions.common import resolve_results_dir
     from tao_ocrnet.config.actions import ALL_ACTIONS
     from tao_ocrnet.config.spec import ExperimentSpec
-    from tao_ocrnet.results.taskdir import task_dir
+    from tao_ocrnet.results.layout import resolve_results_dir, task_dir
 
     for action in ALL_ACTIONS:
         for tree in ({"results_dir": "/r"}, {"results_dir": "/r", "train": {"results_dir": "/t"},
@@ -345,3 +349,16 @@ def test_a_local_lmdb_folder_as_root(jobs_env, synth_root, tmp_path):  # noqa: F
     (lmdb / "data.mdb").write_bytes(b"x")
     spec = dry("train", DataRoots(train_datasets=(str(lmdb),), eval_dataset=str(synth_root)))
     assert spec["dataset"]["train_dataset_dir"] == [str(lmdb)] and spec["dataset"]["train_gt_file"] == ""
+
+
+def test_overrides_arrive_as_values_not_text(jobs_env, synth_root):  # noqa: F811
+    # 1e-05 written as YAML text without a dot would read back as a string; values never pass through text here.
+    overrides = {"train.optim.lr": 1e-05, "learning_rate": 1e-05, "train.seed": 7, "wandb.enable": False}
+    request = JobRequest("train", DataRoots(train_datasets=(str(synth_root),)), overrides=overrides)
+    spec = yaml.safe_load(JobService(platform=FakePlatform()).submit(request, dry_run=True).spec_yaml)
+    assert spec["train"]["optim"]["lr"] == 1e-05 and isinstance(spec["train"]["optim"]["lr"], float)
+    assert spec["train"]["seed"] == 7 and spec["wandb"]["enable"] is False
+    with pytest.raises(SpecError, match="set twice"):
+        JobService(platform=FakePlatform()).submit(
+            JobRequest("train", request.roots, overrides={"train.optim.lr": 0.1, "learning_rate": 0.2}), dry_run=True
+        )

@@ -26,7 +26,7 @@ from tao_ocrnet.jobs.record import (
     state_of,
 )
 from tao_ocrnet.jobs.redact import MASK, redact
-from tao_ocrnet.jobs.resolve import JobRequest
+from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.jobs.service import JobService
 from tao_ocrnet.jobs.store import JobStore, TerminalStateError
 
@@ -46,7 +46,7 @@ def open_record(store: JobStore, action: str = "train", **extra) -> dict:
 
 
 def test_ids_and_vocabulary():
-    from tao_ocrnet.jobs.skill_info import NETWORK_ARCH
+    from tao_ocrnet.config.actions import NETWORK_ARCH
 
     assert ids.PREFIX == NETWORK_ARCH
     job_id = ids.new_job_id("dataset_convert")

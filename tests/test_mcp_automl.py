@@ -71,7 +71,7 @@ async def test_tiny_study_end_to_end_through_ocrnet_train(study_env: McpEnv):
         assert "history" not in status  # only on request
         full = await call(client, "ocrnet_automl_status", {"study": "tiny", "history": True})
 
-        # progress / baseline / history (contract §7)
+        # progress / baseline / history (the bank runner's result shape)
         p = full["progress"]
         assert (p["completed"], p["total"], p["succeeded"], p["failed"]) == (3, 3, 3, 0)
         assert p["algorithm"] == "bayesian" and p["sampler"].startswith("GPSampler")

@@ -100,46 +100,46 @@ async def test_bad_input_is_an_error_result_and_creates_nothing(mcp_env: McpEnv,
     assert jobs == [] and results == []
 
 
-async def test_dry_run_resolves_the_spec_and_reports_the_automl_decision(mcp_env: McpEnv, monkeypatch):
-    from tao_ocrnet.mcp import automl_route
-
-    monkeypatch.setattr(automl_route, "find_router", lambda: None)  # as before the AutoML runner existed
+async def test_dry_run_resolves_the_spec_and_reports_the_automl_decision(mcp_env: McpEnv):
     data = str(mcp_env.data)
     args = {"train_datasets": [data], "num_epochs": 2, "num_gpus": 0, "spec_overrides": TINY, "dry_run": True}
     async with Client(in_process_server(mcp_env), mode="auto") as client:
-        out = await call(client, "ocrnet_train", {**args, "request": "please tune the learning rate"})
-        assert out["dry_run"] is True and out["state"] == "NOT_STARTED"
-        assert "num_epochs: 2" in out["spec_yaml"] and "hidden_size: 16" in out["spec_yaml"]
-        assert f"character_list_file: {mcp_env.data}/character_list" in out["spec_yaml"]
-        automl = out["automl"]
-        assert automl["route"] == "automl" and automl["applied"] == "direct" and automl["source"] == "request"
-        assert "no AutoML runner is installed" in automl["note"] and automl["note"] in out["notes"]
+        routed = await call(client, "ocrnet_train", {**args, "request": "please tune the learning rate"})
+        automl = routed["automl"]
+        assert automl["route"] == "automl" and automl["applied"] == "automl" and automl["source"] == "request"
+        assert routed["dry_run"] is True and routed["state"] == "NOT_STARTED"
+        review = routed["review"]  # the study's pre-launch review
+        assert routed["study"] == review["study"] and review["budget"]["max_epochs"] == 2
+        assert review["first_batch"][0]["baseline"] and "train.optim.lr" in review["first_batch"][1]["specs"]
         off = await call(client, "ocrnet_train", {**args, "automl_policy": "off", "request": "tune it"})
         assert off["automl"]["policy"] == "off" and off["automl"]["source"] == "explicit"
-        assert "note" not in off["automl"] and "spec_yaml" in off
+        assert off["automl"]["applied"] == "direct" and off["state"] == "NOT_STARTED"
+        assert "num_epochs: 2" in off["spec_yaml"] and "hidden_size: 16" in off["spec_yaml"]
+        assert f"character_list_file: {mcp_env.data}/character_list" in off["spec_yaml"]
         legacy = await call(client, "ocrnet_train", {**args, "automl_policy": "auto"})
         assert legacy["automl"]["policy"] == "on"
         ev_args = {"eval_dataset": data, "dry_run": True, "spec_overrides": {"evaluate.checkpoint": "model.pth"}}
         ev = await call(client, "ocrnet_evaluate", ev_args)
         assert "automl" not in ev and f"checkpoint: {mcp_env.workspace}/model.pth" in ev["spec_yaml"]
-    assert mcp_env.job_entries() == ([], [])
+    assert mcp_env.job_entries() == ([], [])  # dry runs, the study's review included, create nothing
+    assert not (mcp_env.home / "automl").exists()
 
 
 async def test_a_routed_train_request_goes_to_the_automl_router(mcp_env: McpEnv, monkeypatch):
-    from tao_ocrnet.mcp import automl_route
+    from tao_ocrnet.automl import router
 
     seen = {}
 
-    def route_train(request, decision, *, dry_run):
-        seen.update(request=request, decision=decision, dry_run=dry_run)
+    def route_train(request, decision, *, dry_run, settings):
+        seen.update(request=request, decision=decision, dry_run=dry_run, settings=settings)
         return {"job_id": "study-1", "action": request.action, "state": "NOT_STARTED", "dry_run": dry_run}
 
-    monkeypatch.setattr(automl_route, "find_router", lambda: route_train)
+    monkeypatch.setattr(router, "route_train", route_train)
     async with Client(in_process_server(mcp_env), mode="legacy") as client:
         args = {"train_datasets": [str(mcp_env.data)], "num_epochs": 3, "dry_run": True, "request": "run HPO"}
         out = await call(client, "ocrnet_train", args)
     assert out["job_id"] == "study-1" and out["automl"]["applied"] == "automl" and seen["dry_run"] is True
-    assert seen["decision"].route == "automl" and "train.num_epochs=3" in seen["request"].overrides
+    assert seen["decision"].route == "automl" and seen["request"].overrides["train.num_epochs"] == 3
     assert seen["request"].roots.train_datasets == (str(mcp_env.data),)
 
 
@@ -180,7 +180,8 @@ async def test_resources_are_read_only_and_confined(mcp_env: McpEnv):
 
 
 def test_torch_is_not_imported_by_the_server_or_on_the_submit_path(mcp_env: McpEnv):
-    """A real ocrnet_train submit in a fresh process: the job id comes back, torch stays unloaded, cancel works."""
+    """A real ocrnet_train submit in a fresh process: the job id comes back, torch and optuna stay unloaded, cancel
+    works."""
     script = textwrap.dedent(
         f"""
         import json, sys, time, anyio
@@ -197,9 +198,9 @@ def test_torch_is_not_imported_by_the_server_or_on_the_submit_path(mcp_env: McpE
                 started = time.perf_counter()
                 out = (await client.call_tool("ocrnet_train", args)).structured_content
                 took = time.perf_counter() - started
-                loaded = "torch" in sys.modules
+                loaded = [name for name in ("torch", "optuna") if name in sys.modules]
                 cancel = await client.call_tool("ocrnet_job_cancel", {{"job_id": out["job_id"], "grace_seconds": 5}})
-                print(json.dumps({{"torch": loaded, "seconds": took, "job": out, "cancel": cancel.structured_content}}))
+                print(json.dumps({{"heavy": loaded, "seconds": took, "job": out, "cancel": cancel.structured_content}}))
 
         anyio.run(main)
         """
@@ -207,7 +208,7 @@ def test_torch_is_not_imported_by_the_server_or_on_the_submit_path(mcp_env: McpE
     proc = subprocess.run([sys.executable, "-c", script], env=mcp_env.env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["torch"] is False
+    assert report["heavy"] == []
     assert report["job"]["job_id"].startswith("ocrnet-train-") and report["job"]["state"] in ("RUNNING", "PENDING")
     assert report["cancel"]["state"] in ("CANCELED", "COMPLETE", "ERROR")
     assert report["seconds"] < 5  # generous: the 300 ms target is measured by benchmarks/bench_mcp.py

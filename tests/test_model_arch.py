@@ -8,8 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from tao_ocrnet.config.arch import ModelArch
+from tao_ocrnet.config.backbones import BACKBONE_NAMES, feature_map_size
 from tao_ocrnet.errors import SpecError
-from tao_ocrnet.model.arch import ModelArch, feature_map_size
 
 CHARSET = tuple("0123456789abcdefghijklmnopqrstuvwxyz")
 
@@ -59,7 +60,7 @@ def test_feature_map_sizes() -> None:
 
 
 def test_fan_forces_feature_channel_with_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="tao_ocrnet.model.arch"):
+    with caplog.at_level(logging.WARNING, logger="tao_ocrnet.config.arch"):
         arch = ModelArch.from_spec(model_cfg(backbone="FAN_tiny_2X", input_width=128), CHARSET, 25)
     assert arch.feature_channel == 192
     assert "feature_channel" in caplog.text and "192" in caplog.text
@@ -113,6 +114,21 @@ def test_arch_module_does_not_import_torch() -> None:
     import subprocess
     import sys
 
-    code = "import sys, tao_ocrnet.model.arch, tao_ocrnet.model; print('torch' in sys.modules)"
+    code = "import sys, tao_ocrnet.config.arch, tao_ocrnet.model; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_every_backbone_of_the_registry_builds_and_the_spec_offers_it() -> None:
+    import typing
+
+    from tao_ocrnet.config.spec import ModelConfig
+    from tao_ocrnet.model.backbones import BUILDERS
+    from tao_ocrnet.model.ocrnet import build_model
+
+    assert set(BUILDERS) == set(BACKBONE_NAMES)
+    assert typing.get_args(ModelConfig.model_fields["backbone"].annotation) == BACKBONE_NAMES
+    for name in BACKBONE_NAMES:
+        arch = ModelArch(backbone=name, feature_channel=192 if name == "FAN_tiny_2X" else 32, hidden_size=8,
+                         input_height=32, input_width=128, charset=tuple("ab"))  # fmt: skip
+        assert build_model(arch).FeatureExtraction is not None

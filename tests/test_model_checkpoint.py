@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
+from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.errors import ModelFileError
-from tao_ocrnet.model.arch import ModelArch
 from tao_ocrnet.model.checkpoint import (
     FORMAT,
     checkpoint_metadata,

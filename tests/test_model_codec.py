@@ -134,7 +134,7 @@ def test_attn_loss_ignores_padding() -> None:
 
 
 def test_codec_from_arch_predict_and_loss() -> None:
-    from tao_ocrnet.model.arch import ModelArch
+    from tao_ocrnet.config.arch import ModelArch
 
     arch = ModelArch(prediction="Attn", max_label_length=4, charset=CHARS)
     codec = make_codec(arch)

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from tao_ocrnet.model.arch import ModelArch
+from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.model.ema import ModelEMA
 from tao_ocrnet.model.ocrnet import build_model
 

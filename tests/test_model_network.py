@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tao_ocrnet.model.arch import ModelArch
+from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.model.ocrnet import OCRNet, build_model, count_parameters, stage_parameter_counts
 from tao_ocrnet.model.transformation import GridGenerator, rare_initial_points, target_points
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tao_ocrnet.model.arch import ModelArch
+from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.model.codec import make_codec
 from tao_ocrnet.model.ocrnet import ExportWrapper, build_model
 

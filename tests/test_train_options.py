@@ -45,7 +45,7 @@ def test_multistep_schedule_ema_and_pretrained_weights(trained_workspace, tmp_pa
 
 
 def test_autoreduce_is_stepped_on_the_monitored_validation_loss(trained_workspace, tmp_path):
-    from tao_ocrnet.actions.common import read_status
+    from tao_ocrnet.results.status import read_status
 
     optim = {"name": "adam", "lr": 0.0, "lr_scheduler": "AutoReduce", "lr_monitor": "val_loss", "patience": 0}
     spec = _spec(trained_workspace, tmp_path, num_epochs=3, optim=optim)

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from tao_ocrnet.automl.cli import add_parser as add_automl_parser
+from tao_ocrnet.data.synth.cli import add_synth_arguments, main_synth
 from tao_ocrnet.errors import UserError
+from tao_ocrnet.jobs.cli import add_parser as add_jobs_parser
+from tao_ocrnet.mcp.cli import add_parser as add_mcp_parser
 
 log = logging.getLogger("tao_ocrnet")
 
@@ -94,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=lambda a: _load("tao_ocrnet.skill.package:main")(a.out))
 
     p = sub.add_parser("synth", help="render a synthetic word-crop dataset in the skill's data-source layout")
-    _load("tao_ocrnet.data.synth.cli:add_synth_arguments")(p)
+    add_synth_arguments(p)
     p.set_defaults(handler=_synth)
 
     p = sub.add_parser("demo", help="synth -> dataset_convert -> short train -> evaluate -> inference")
@@ -102,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a much shorter run (for CI)")
     p.set_defaults(handler=lambda a: _load("tao_ocrnet.actions.demo:main")(a))
 
-    _load("tao_ocrnet.jobs.cli:add_parser")(sub)  # `ocrnet jobs ...`
-    _load("tao_ocrnet.automl.cli:add_parser")(sub)  # `ocrnet automl ...`
-    _load("tao_ocrnet.mcp.cli:add_parser")(sub)  # `ocrnet mcp ...`
+    add_jobs_parser(sub)  # `ocrnet jobs ...`
+    add_automl_parser(sub)  # `ocrnet automl ...`
+    add_mcp_parser(sub)  # `ocrnet mcp ...`
     return parser
 
 
@@ -113,13 +118,12 @@ def _run_action(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    import json
-
-    summary = _load("tao_ocrnet.data.synth.cli:main_synth")(args)
+    summary = main_synth(args)
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
 
+# The spec commands import the spec models (pydantic) here, so that e.g. `ocrnet jobs list` starts without them.
 def _spec_show(args: argparse.Namespace) -> int:
     from tao_ocrnet.config.templates import template_yaml
 

@@ -48,10 +48,10 @@ def skill_root() -> Path:
         if not root.is_dir():
             raise UserError(f"{ROOT_ENV}={override} is not a folder")
         return root.resolve()
-    root = find_project_root()
-    if root is None:
+    project = find_project_root()
+    if project is None:
         raise UserError(
             f"cannot find the tao-ocrnet source tree above {Path(__file__).parent}; run from an editable "
             f"install (pip install -e .) or set {ROOT_ENV} to the checkout"
         )
-    return root
+    return project

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from tao_ocrnet.actions.common import RunContext, cli_main
+from tao_ocrnet.data.convert import convert_to_lmdb
 
 
 def dataset_convert(ctx: RunContext) -> dict[str, Any]:
-    from tao_ocrnet.data.convert import convert_to_lmdb
-
     cfg = ctx.spec.dataset_convert
     summary = convert_to_lmdb(
         cfg.input_img_dir, cfg.gt_file, ctx.results_dir, overwrite=ctx.overwrite, overwrite_flag="--overwrite"

@@ -20,7 +20,12 @@ from typing import Any
 import yaml
 
 from tao_ocrnet.actions.common import run_action
+from tao_ocrnet.actions.dataset_convert import dataset_convert
+from tao_ocrnet.actions.evaluate import evaluate
+from tao_ocrnet.actions.inference import inference
+from tao_ocrnet.actions.train import train
 from tao_ocrnet.config.shipped import DEFAULT_MODEL
+from tao_ocrnet.data.synth.generate import generate_dataset
 from tao_ocrnet.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -63,12 +68,6 @@ def _fresh_folder(out: Path) -> Path:
 
 
 def run_demo(out: Path, quick: bool = False, seed: int = 0) -> dict[str, Any]:
-    from tao_ocrnet.actions.dataset_convert import dataset_convert
-    from tao_ocrnet.actions.evaluate import evaluate
-    from tao_ocrnet.actions.inference import inference
-    from tao_ocrnet.actions.train import train
-    from tao_ocrnet.data.synth.generate import generate_dataset
-
     sizes = demo_sizes(quick)
     out = _fresh_folder(out.resolve())
     data, results, specs = out / "data", out / "results", out / "specs"

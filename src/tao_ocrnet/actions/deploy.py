@@ -14,16 +14,17 @@ from typing import Any
 from tao_ocrnet.actions.common import RunContext, cli_main
 from tao_ocrnet.actions.evaluate import score_labelled
 from tao_ocrnet.actions.inference import read_folder
+from tao_ocrnet.runtime.predictor import ONNX, TENSORRT, open_predictor
+
+DEPLOYED = (ONNX, TENSORRT)
 
 log = logging.getLogger(__name__)
 
 
 def trt_evaluate(ctx: RunContext) -> dict[str, Any]:
-    from tao_ocrnet.runtime.backends import open_backend
-
     e = ctx.spec.evaluate
-    backend = open_backend(ctx.spec, e.trt_engine, "evaluate.trt_engine", e.batch_size, "evaluate")
-    log.info("deploy evaluate: %s on %s", e.trt_engine, backend.name)
+    backend = open_predictor(ctx.spec, e.trt_engine, "evaluate.trt_engine", "evaluate", accept=DEPLOYED)
+    log.info("deploy evaluate: %s on %s", e.trt_engine, backend.runtime)
     result = score_labelled(
         ctx,
         backend.predictor,
@@ -34,18 +35,16 @@ def trt_evaluate(ctx: RunContext) -> dict[str, Any]:
         "evaluate.test_dataset_dir",
         "evaluate.test_dataset_gt_file",
     )
-    return {**result, "backend": backend.name}
+    return {**result, "backend": backend.runtime}
 
 
 def trt_inference(ctx: RunContext) -> dict[str, Any]:
-    from tao_ocrnet.runtime.backends import open_backend
-
     cfg = ctx.spec.inference
-    backend = open_backend(ctx.spec, cfg.trt_engine, "inference.trt_engine", cfg.batch_size, "inference")
-    log.info("deploy inference: %s on %s", cfg.trt_engine, backend.name)
+    backend = open_predictor(ctx.spec, cfg.trt_engine, "inference.trt_engine", "inference", accept=DEPLOYED)
+    log.info("deploy inference: %s on %s", cfg.trt_engine, backend.runtime)
     key = "inference.inference_dataset_dir"
     result = read_folder(ctx, backend.predictor, backend.arch, cfg.inference_dataset_dir, cfg.batch_size, key)
-    return {**result, "backend": backend.name}
+    return {**result, "backend": backend.runtime}
 
 
 evaluate_main = cli_main("trt_evaluate", trt_evaluate)

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from typing import Any
 
 from tao_ocrnet.actions.common import RunContext, cli_main
-from tao_ocrnet.actions.recognize import load_predictor, log_skipped, recognize
-from tao_ocrnet.actions.reporting import Score, write_evaluation
+from tao_ocrnet.actions.recognize import log_skipped, open_section_model, recognize
+from tao_ocrnet.actions.reporting import write_evaluation
+from tao_ocrnet.data.datamodule import build_eval_loader
+from tao_ocrnet.model.codec import make_codec
+from tao_ocrnet.model.metrics import Score
+from tao_ocrnet.runtime.predictor import ONNX, PYTORCH
 
 
 def spec_for_arch(spec: Any, arch: Any) -> Any:
@@ -23,9 +28,6 @@ def score_labelled(
     ctx: RunContext, predictor: Any, arch: Any, directory: str, gt_file: str, batch_size: int, key: str, gt_key: str
 ) -> dict[str, Any]:
     """Run `predictor` over a labelled set and write the evaluation files (any backend)."""
-    from tao_ocrnet.data.datamodule import build_eval_loader
-    from tao_ocrnet.model.codec import make_codec
-
     loader, sample_filter = build_eval_loader(
         spec_for_arch(ctx.spec, arch),
         arch.charset,
@@ -38,6 +40,7 @@ def score_labelled(
     )
     score = Score()
     batches = ((images, names, labels) for images, labels, names in loader)
+    assert isinstance(loader.dataset, Sized)  # every dataset of ours knows its length
     for preds in recognize(predictor, batches, make_codec(arch), total=len(loader.dataset)):
         score.add(preds)
     skipped = {k: v for k, v in sample_filter.stats().items() if v and k != "total"}
@@ -49,7 +52,8 @@ def score_labelled(
 
 def evaluate(ctx: RunContext) -> dict[str, Any]:
     e = ctx.spec.evaluate
-    predictor, arch = load_predictor(ctx, e.checkpoint, "evaluate.checkpoint", "evaluate")
+    opened = open_section_model(ctx, e.checkpoint, "evaluate.checkpoint", "evaluate", (PYTORCH, ONNX))
+    predictor, arch = opened.predictor, opened.arch
     return score_labelled(
         ctx,
         predictor,

@@ -13,9 +13,19 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from tao_ocrnet.actions.common import RunContext, cli_main
-from tao_ocrnet.actions.recognize import load_checkpoint
+from tao_ocrnet.atomic import staged
+from tao_ocrnet.deploy.files import output_folder, refuse_existing
+from tao_ocrnet.deploy.onnx_export import check_graph, export_onnx, sample_images
 from tao_ocrnet.errors import SpecError
+from tao_ocrnet.model.checkpoint import resolve_model_path
+from tao_ocrnet.model.quantized import dequantized_copy, quantized_modules
+from tao_ocrnet.runtime.backends import kind_of, spec_charset
+from tao_ocrnet.runtime.ort_backend import open_session
+from tao_ocrnet.runtime.predictor import load_model
+from tao_ocrnet.runtime.sidecar import INPUT_NAME, Sidecar, check_spec, read_sidecar, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +42,7 @@ def output_path(ctx: RunContext, source: Path) -> Path:
 
 
 def export_device(gpu_id: int) -> str:
-    """`cuda:<gpu_id>` when CUDA is present, else the CPU (the reference hard-coded CUDA: bug #19)."""
-    import torch
-
+    """`cuda:<gpu_id>` when CUDA is present, else the CPU (the reference hard-coded CUDA)."""
     if not torch.cuda.is_available():
         return "cpu"
     if gpu_id >= torch.cuda.device_count():
@@ -44,13 +52,6 @@ def export_device(gpu_id: int) -> str:
 
 def republish_onnx(ctx: RunContext, source: Path, out: Path) -> dict[str, Any]:
     """Check an existing ONNX file (contract, sidecar vs spec) and copy it with its sidecar."""
-    from tao_ocrnet.atomic import staged
-    from tao_ocrnet.deploy.files import output_folder, refuse_existing
-    from tao_ocrnet.deploy.onnx_export import check_graph, sample_images
-    from tao_ocrnet.runtime.backends import spec_charset
-    from tao_ocrnet.runtime.ort_backend import open_session
-    from tao_ocrnet.runtime.sidecar import INPUT_NAME, check_spec, read_sidecar, sidecar_path
-
     sidecar = read_sidecar(source, KEY)
     check_spec(sidecar, ctx.spec, spec_charset(ctx.spec), KEY)
     refuse_existing([out, sidecar_path(out)], OUT_KEY, ctx.overwrite)
@@ -67,19 +68,13 @@ def republish_onnx(ctx: RunContext, source: Path, out: Path) -> dict[str, Any]:
 
 
 def export(ctx: RunContext) -> dict[str, Any]:
-    from tao_ocrnet.deploy.onnx_export import export_onnx
-    from tao_ocrnet.model.checkpoint import resolve_model_path
-    from tao_ocrnet.model.quantized import dequantized_copy, quantized_modules
-    from tao_ocrnet.runtime.backends import kind_of
-    from tao_ocrnet.runtime.sidecar import Sidecar, check_spec
-
     source = resolve_model_path(ctx.spec.export.checkpoint, KEY)
     out = output_path(ctx, source)
     if kind_of(source) == "onnx":
         return republish_onnx(ctx, source, out)
     if kind_of(source) == "tensorrt":
         raise SpecError([f"`{KEY}` is a TensorRT engine; export reads PyTorch model files (.pth) or ONNX files"])
-    model, arch = load_checkpoint(ctx, str(source), KEY)
+    model, arch = load_model(ctx.spec, source, KEY, ctx.allow_pickle)
     check_spec(Sidecar.for_arch(arch), ctx.spec, None, KEY)  # input sizes named in the spec must match
     quantization = None
     if quantized_modules(model):

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from tao_ocrnet.actions.common import RunContext, cli_main
+from tao_ocrnet.actions.evaluate import spec_for_arch
+from tao_ocrnet.data.transforms import build_transform
+from tao_ocrnet.deploy.calibration import iter_batches
+from tao_ocrnet.deploy.files import output_folder, refuse_existing
+from tao_ocrnet.deploy.trt_build import build_engine
+from tao_ocrnet.deploy.trt_engine import plan_engine
 from tao_ocrnet.errors import ModelFileError
+from tao_ocrnet.runtime.backends import kind_of, spec_charset
+from tao_ocrnet.runtime.sidecar import check_spec, read_sidecar, sidecar_path
+from tao_ocrnet.runtime.trt_backend import require_tensorrt
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +32,6 @@ KEY = "gen_trt_engine.onnx_file"
 
 
 def gen_trt_engine(ctx: RunContext) -> dict[str, Any]:
-    from tao_ocrnet.actions.evaluate import spec_for_arch
-    from tao_ocrnet.data.transforms import build_transform
-    from tao_ocrnet.deploy.calibration import iter_batches
-    from tao_ocrnet.deploy.files import output_folder, refuse_existing
-    from tao_ocrnet.deploy.trt_engine import plan_engine, require_tensorrt
-    from tao_ocrnet.runtime.backends import kind_of, spec_charset
-    from tao_ocrnet.runtime.sidecar import check_spec, read_sidecar, sidecar_path
-
     onnx_file = Path(ctx.spec.gen_trt_engine.onnx_file).expanduser()
     if kind_of(onnx_file) != "onnx" or not onnx_file.is_file():
         raise ModelFileError(f"`{KEY}` must name an existing .onnx file from `ocrnet export` (got {onnx_file})")
@@ -40,9 +41,6 @@ def gen_trt_engine(ctx: RunContext) -> dict[str, Any]:
     refuse_existing([plan.engine_file, sidecar_path(plan.engine_file)], "gen_trt_engine.trt_engine", ctx.overwrite)
     output_folder(plan.engine_file, "gen_trt_engine.trt_engine")
     trt = require_tensorrt()
-
-    from tao_ocrnet.deploy.trt_build import build_engine
-
     arch = sidecar.model_arch()
     batches = None
     if plan.calibration is not None:
@@ -50,7 +48,7 @@ def gen_trt_engine(ctx: RunContext) -> dict[str, Any]:
         batches = iter_batches(plan.calibration, transform, arch.input_channel)
     chw = (arch.input_channel, arch.input_height, arch.input_width)
     build_engine(trt, plan, chw, batches)
-    profile = {"min_batch_size": plan.profile.min, "opt_batch_size": plan.profile.opt}
+    profile: dict[str, int | str] = {"min_batch_size": plan.profile.min, "opt_batch_size": plan.profile.opt}
     profile |= {"max_batch_size": plan.profile.max, "data_type": plan.data_type}
     sidecar.with_updates(source=str(onnx_file), tensorrt=profile).write(plan.engine_file)
     log.info("TensorRT engine written to %s (%s, batch %s)", plan.engine_file, plan.data_type, profile)

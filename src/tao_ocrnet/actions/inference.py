@@ -4,12 +4,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sized
 from typing import Any
 
 from tao_ocrnet.actions.common import RunContext, cli_main
 from tao_ocrnet.actions.evaluate import spec_for_arch
-from tao_ocrnet.actions.recognize import load_predictor, recognize
-from tao_ocrnet.actions.reporting import Prediction, write_inference
+from tao_ocrnet.actions.recognize import open_section_model, recognize
+from tao_ocrnet.actions.reporting import write_inference
+from tao_ocrnet.config.fields import is_unset
+from tao_ocrnet.config.shipped import DEFAULT_MODEL
+from tao_ocrnet.data.datamodule import build_folder_loader
+from tao_ocrnet.model.codec import make_codec
+from tao_ocrnet.model.metrics import Prediction
+from tao_ocrnet.runtime.predictor import ONNX, PYTORCH
 
 log = logging.getLogger(__name__)
 
@@ -18,18 +25,16 @@ def read_folder(
     ctx: RunContext, predictor: Any, arch: Any, directory: str, batch_size: int, key: str
 ) -> dict[str, Any]:
     """Run `predictor` over every image under `directory` and write the inference files (any backend)."""
-    from tao_ocrnet.data.datamodule import build_folder_loader
-    from tao_ocrnet.model.codec import make_codec
-
     loader, _ = build_folder_loader(spec_for_arch(ctx.spec, arch), directory, batch_size, key=key)
     predictions: list[Prediction] = []
     skipped: list[str] = []
 
-    def with_labels():
+    def with_labels() -> Iterator[tuple[Any, list[str], list[str | None]]]:
         for images, paths, bad in loader:
             skipped.extend(bad)
             yield images, paths, [None] * len(paths)
 
+    assert isinstance(loader.dataset, Sized)  # every dataset of ours knows its length
     for preds in recognize(predictor, with_labels(), make_codec(arch), total=len(loader.dataset)):
         predictions.extend(preds)
     result = write_inference(ctx.results_dir, predictions, echo=ctx.interactive)
@@ -39,15 +44,13 @@ def read_folder(
 
 
 def inference(ctx: RunContext) -> dict[str, Any]:
-    from tao_ocrnet.config.fields import is_unset
-    from tao_ocrnet.config.shipped import DEFAULT_MODEL
-
     cfg = ctx.spec.inference
     checkpoint = cfg.checkpoint
     if is_unset(checkpoint):
         log.info("inference.checkpoint is not set: reading with the shipped model %s", DEFAULT_MODEL)
         checkpoint = DEFAULT_MODEL
-    predictor, arch = load_predictor(ctx, checkpoint, "inference.checkpoint", "inference")
+    opened = open_section_model(ctx, checkpoint, "inference.checkpoint", "inference", (PYTORCH, ONNX))
+    predictor, arch = opened.predictor, opened.arch
     return read_folder(
         ctx, predictor, arch, cfg.inference_dataset_dir, cfg.batch_size, "inference.inference_dataset_dir"
     )

@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from tao_ocrnet.actions.common import RunContext, cli_main
+from tao_ocrnet.data.charset import load_charset
+from tao_ocrnet.deploy.files import output_folder, refuse_existing
+from tao_ocrnet.deploy.prune import PruneSettings, prune_model
+from tao_ocrnet.model.checkpoint import load_model_file, resolve_model_path, save_model_file
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +24,6 @@ OUT_KEY = "prune.pruned_file"
 
 
 def prune(ctx: RunContext) -> dict[str, Any]:
-    from tao_ocrnet.data.charset import load_charset
-    from tao_ocrnet.deploy.files import output_folder, refuse_existing
-    from tao_ocrnet.deploy.prune import PruneSettings, prune_model
-    from tao_ocrnet.model.checkpoint import load_model_file, resolve_model_path, save_model_file
-
     p = ctx.spec.prune
     source = resolve_model_path(p.checkpoint, KEY)
     out = Path(p.pruned_file).expanduser() if p.pruned_file else ctx.results_dir / f"pruned_{source.stem}.pth"

@@ -10,11 +10,30 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+from torch import nn
+
 from tao_ocrnet.actions.common import RunContext, cli_main
+from tao_ocrnet.actions.evaluate import spec_for_arch
+from tao_ocrnet.atomic import staged
+from tao_ocrnet.config.arch import ModelArch
+from tao_ocrnet.data.transforms import build_transform
+from tao_ocrnet.deploy import quantize as q
+from tao_ocrnet.deploy.calibration import CalibrationPlan, collect_images, iter_batches, plan_calibration
+from tao_ocrnet.deploy.files import output_folder, refuse_existing
+from tao_ocrnet.deploy.onnx_export import check_graph, export_onnx, sample_images
 from tao_ocrnet.errors import DataError, SpecError
+from tao_ocrnet.model.checkpoint import load_model_file, resolve_model_path, save_model_file
+from tao_ocrnet.model.ocrnet import OCRNet
+from tao_ocrnet.model.quantized import import_modelopt
+from tao_ocrnet.runtime.backends import kind_of, spec_charset
+from tao_ocrnet.runtime.ort_backend import open_session
+from tao_ocrnet.runtime.sidecar import INPUT_NAME, Sidecar, check_spec, read_sidecar, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +41,6 @@ KEY = "quantize.model_path"
 
 
 def quantize_device(value: str) -> str:
-    import torch
-
     if value.startswith("cuda") and torch.cuda.is_available():
         return value
     if value != "cpu":
@@ -31,47 +48,33 @@ def quantize_device(value: str) -> str:
     return "cpu"
 
 
-def _load_float(ctx: RunContext, source: Path):
-    from tao_ocrnet.model.checkpoint import load_model_file
-    from tao_ocrnet.runtime.backends import spec_charset
-
+def _load_float(ctx: RunContext, source: Path) -> tuple[OCRNet, ModelArch]:
     model, arch, _ = load_model_file(
         source, allow_pickle=ctx.allow_pickle, expected_charset=spec_charset(ctx.spec), key=KEY, allow_quantized=False
     )
     return model, arch
 
 
-def _calibration_plan(ctx: RunContext):
+def _calibration_plan(ctx: RunContext) -> CalibrationPlan:
     """The calibration images (checked before any model work, so a bad folder fails fast)."""
-    from tao_ocrnet.deploy.calibration import collect_images, plan_calibration
-    from tao_ocrnet.deploy.quantize import CAL_KEY, calibration_counts
-
     folder = ctx.spec.dataset.quant_calibration_dataset.images_dir
-    found = collect_images([folder], CAL_KEY)
+    found = collect_images([folder], q.CAL_KEY)
     if not found:
-        raise DataError(f"`{CAL_KEY}`: {folder} holds no .jpg/.jpeg/.png/.bmp images (searched recursively)")
-    batch, batches = calibration_counts(len(found), ctx.spec.quantize)
+        raise DataError(f"`{q.CAL_KEY}`: {folder} holds no .jpg/.jpeg/.png/.bmp images (searched recursively)")
+    batch, batches = q.calibration_counts(len(found), ctx.spec.quantize)
     sizes = ("quantize.backend_kwargs.calibration_batch_size", "calibration batches")
-    return plan_calibration([folder], batch, batches, dir_key=CAL_KEY, size_keys=sizes)
+    return plan_calibration([folder], batch, batches, dir_key=q.CAL_KEY, size_keys=sizes)
 
 
-def _batches(ctx: RunContext, plan: Any, arch: Any):
+def _batches(ctx: RunContext, plan: CalibrationPlan, arch: ModelArch) -> Iterator[np.ndarray]:
     """Preprocessed calibration batches (evaluation preprocessing at the model's input size)."""
-    from tao_ocrnet.actions.evaluate import spec_for_arch
-    from tao_ocrnet.data.transforms import build_transform
-    from tao_ocrnet.deploy.calibration import iter_batches
-
     transform = build_transform(spec_for_arch(ctx.spec, arch), train=False)
     log.info("calibrating on %d image(s) in %d batch(es) of %d", plan.needed, plan.batches, plan.batch_size)
     return iter_batches(plan, transform, arch.input_channel)
 
 
-def _float_onnx(ctx: RunContext, source: Path, workdir: Path):
+def _float_onnx(ctx: RunContext, source: Path, workdir: Path) -> tuple[Path, Sidecar]:
     """(float ONNX path, sidecar): the given ONNX file, or an export of the checkpoint (parity-checked)."""
-    from tao_ocrnet.deploy.onnx_export import export_onnx
-    from tao_ocrnet.runtime.backends import kind_of, spec_charset
-    from tao_ocrnet.runtime.sidecar import check_spec, read_sidecar
-
     if kind_of(source) == "onnx":
         sidecar = read_sidecar(source, KEY)
         check_spec(sidecar, ctx.spec, spec_charset(ctx.spec), KEY)
@@ -82,13 +85,7 @@ def _float_onnx(ctx: RunContext, source: Path, workdir: Path):
     return path, read_sidecar(path, KEY)
 
 
-def _quantize_to_onnx(ctx: RunContext, source: Path, out: Path, plan: Any) -> dict[str, Any]:
-    from tao_ocrnet.atomic import staged
-    from tao_ocrnet.deploy import quantize as q
-    from tao_ocrnet.deploy.onnx_export import check_graph, sample_images
-    from tao_ocrnet.runtime.ort_backend import open_session
-    from tao_ocrnet.runtime.sidecar import INPUT_NAME
-
+def _quantize_to_onnx(ctx: RunContext, source: Path, out: Path, plan: CalibrationPlan) -> dict[str, Any]:
     cfg = ctx.spec.quantize
     with tempfile.TemporaryDirectory(prefix="ocrnet-quantize-", dir=out.parent) as tmp:
         float_path, sidecar = _float_onnx(ctx, source, Path(tmp))
@@ -109,20 +106,12 @@ def _quantize_to_onnx(ctx: RunContext, source: Path, out: Path, plan: Any) -> di
 
 
 def quantize(ctx: RunContext) -> dict[str, Any]:
-    from tao_ocrnet.deploy import quantize as q
-    from tao_ocrnet.deploy.files import output_folder, refuse_existing
-    from tao_ocrnet.model.checkpoint import load_model_file, resolve_model_path, save_model_file
-    from tao_ocrnet.runtime.backends import kind_of
-    from tao_ocrnet.runtime.sidecar import sidecar_path
-
     cfg = ctx.spec.quantize
     source = resolve_model_path(cfg.model_path, KEY)
     problems = q.request_problems(cfg, ctx.spec.dataset.quant_calibration_dataset.images_dir, kind_of(source) == "onnx")
     if problems:
         raise SpecError(problems)
     if cfg.backend.startswith("modelopt"):
-        from tao_ocrnet.model.quantized import import_modelopt
-
         import_modelopt()  # fail before any work when nvidia-modelopt is missing
     if ctx.spec.model.quantize:
         log.warning("model.quantize (QAT) is a training setting and is ignored by post-training quantize")
@@ -131,14 +120,17 @@ def quantize(ctx: RunContext) -> dict[str, Any]:
     refuse_existing([out, sidecar_path(out)] if out.suffix == ".onnx" else [out], "quantize.results_dir", ctx.overwrite)
     output_folder(out, "quantize.results_dir")
     if out.suffix == ".onnx":
+        assert plan is not None  # the ONNX backends are static_ptq
         result = _quantize_to_onnx(ctx, source, out, plan)
     else:
-        model, arch = _load_float(ctx, source)
+        float_model, arch = _load_float(ctx, source)
+        model: nn.Module
         if cfg.backend == "torchao":
-            model, entry = q.quantize_torchao(model, cfg, quantize_device(cfg.device))
+            model, entry = q.quantize_torchao(float_model, cfg, quantize_device(cfg.device))
             extra: dict[str, Any] = {}
         else:
-            model, entry, extra = q.quantize_modelopt_pytorch(model, cfg, _batches(ctx, plan, arch))
+            assert plan is not None  # modelopt.pytorch is static_ptq
+            model, entry, extra = q.quantize_modelopt_pytorch(float_model, cfg, _batches(ctx, plan, arch))
             entry["calibration_images"] = plan.needed
         save_model_file(out, model, arch, quantization=entry, **extra)
         try:

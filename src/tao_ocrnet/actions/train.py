@@ -9,8 +9,19 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+
 from tao_ocrnet.actions.common import RunContext, cli_main, select_device
+from tao_ocrnet.config.arch import ModelArch
+from tao_ocrnet.data.charset import load_charset
+from tao_ocrnet.data.datamodule import OCRDataModule
 from tao_ocrnet.errors import SpecError, UserError
+from tao_ocrnet.model.checkpoint import load_model_file, load_pretrained_partial, resolve_model_path, save_model_file
+from tao_ocrnet.model.lit_module import OCRNetLitModule
+from tao_ocrnet.model.ocrnet import OCRNet, build_model
 from tao_ocrnet.results.checkpoints import (
     BEST_NAME,
     LATEST_NAME,
@@ -26,17 +37,8 @@ log = logging.getLogger(__name__)
 
 def _callbacks(ctx: RunContext):
     """Lightning callbacks: periodic + latest checkpoints, best_accuracy.pth, status.json lines."""
-    import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import ModelCheckpoint
-
-    from tao_ocrnet.model.checkpoint import save_model_file
-
     t = ctx.spec.train
-    every = (
-        {"every_n_epochs": t.checkpoint_interval}
-        if t.checkpoint_interval_unit == "epoch"
-        else {"every_n_train_steps": t.checkpoint_interval}
-    )
+    by_epoch = t.checkpoint_interval_unit == "epoch"
     periodic = ModelCheckpoint(
         dirpath=ctx.results_dir,
         filename=PERIODIC_TEMPLATE,
@@ -44,7 +46,8 @@ def _callbacks(ctx: RunContext):
         save_top_k=-1,
         save_last="link",
         save_on_train_epoch_end=True,
-        **every,
+        every_n_epochs=t.checkpoint_interval if by_epoch else None,
+        every_n_train_steps=None if by_epoch else t.checkpoint_interval,
     )
     periodic.CHECKPOINT_NAME_LAST = LATEST_STEM
     periodic.FILE_EXTENSION = ".pth"
@@ -68,6 +71,7 @@ def _callbacks(ctx: RunContext):
         def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
             if not trainer.is_global_zero or trainer.sanity_checking:
                 return
+            assert isinstance(module, OCRNetLitModule)  # the module `train` fits
             val = module.last_validation
             if not val:
                 return
@@ -96,7 +100,8 @@ def _callbacks(ctx: RunContext):
             # A run can end between two periodic checkpoints (a step interval, or an epoch count that is
             # not a multiple of the interval): save its last steps too, and point the latest link there.
             saved = periodic_checkpoints(ctx.results_dir)
-            if saved and parse_periodic(saved[-1].name)[1] == trainer.global_step:
+            last = parse_periodic(saved[-1].name) if saved else None  # every listed name parses
+            if last is not None and last[1] == trainer.global_step:
                 return
             final = ctx.results_dir / periodic_name(max(trainer.current_epoch - 1, 0), trainer.global_step)
             trainer.save_checkpoint(final)  # every rank takes part; rank zero writes
@@ -123,20 +128,14 @@ def _callbacks(ctx: RunContext):
 
 def recorded_val_acc(path: Path) -> float:
     """The val_acc stored in a best_accuracy.pth (-1 when absent or unreadable)."""
-    import torch
-
     try:
         return float(torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("val_acc", -1.0))
     except Exception:
         return -1.0
 
 
-def _initial_model(ctx: RunContext, charset: tuple[str, ...]):
+def _initial_model(ctx: RunContext, charset: tuple[str, ...]) -> tuple[OCRNet, ModelArch]:
     """Build the network: pruned graph (retrain) > fresh; pretrained weights copied where shapes match."""
-    from tao_ocrnet.model.arch import ModelArch
-    from tao_ocrnet.model.checkpoint import load_model_file, load_pretrained_partial, resolve_model_path
-    from tao_ocrnet.model.ocrnet import build_model
-
     spec = ctx.spec
     if spec.model.pruned_graph_path:
         model, arch, _ = load_model_file(
@@ -167,8 +166,6 @@ def latest_checkpoint(folder: Path) -> Path | None:
     A run killed while saving can leave a torn file or a stale `ocr_model_latest.pth` link, so each
     candidate is opened before it is trusted, newest first.
     """
-    import torch
-
     candidates = list(reversed(periodic_checkpoints(folder)))
     latest = folder / LATEST_NAME
     if latest.exists():
@@ -223,15 +220,12 @@ def _trainer_kwargs(ctx: RunContext) -> dict[str, Any]:
     }
 
 
-def _loggers(ctx: RunContext) -> list:
-    from pytorch_lightning.loggers import CSVLogger
-
-    loggers = [CSVLogger(str(ctx.results_dir), name="lightning_logs")]
+def _loggers(ctx: RunContext) -> list[Logger]:
+    loggers: list[Logger] = [CSVLogger(str(ctx.results_dir), name="lightning_logs")]
     w = ctx.spec.wandb
     if w.enable:
         try:
-            import wandb  # noqa: F401
-            from pytorch_lightning.loggers import WandbLogger
+            import wandb  # noqa: F401  (optional: W&B logging only where it is installed)
         except ImportError:
             log.info("wandb.enable is true but the wandb package is not installed: W&B logging skipped")
         else:
@@ -250,12 +244,6 @@ def _loggers(ctx: RunContext) -> list:
 
 
 def train(ctx: RunContext) -> dict[str, Any]:
-    import pytorch_lightning as pl
-
-    from tao_ocrnet.data.charset import load_charset
-    from tao_ocrnet.data.datamodule import OCRDataModule
-    from tao_ocrnet.model.lit_module import OCRNetLitModule
-
     spec = ctx.spec
     if spec.model.quantize:
         raise SpecError(

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""JSON Schema of `best_rec.json` (skill-bank contract §7, the tao-artifacts shape), written from the contract.
+"""JSON Schema of `best_rec.json` (the tao-artifacts shape the bank's AutoML runner writes and its adapters read).
 
 - `metric_name` and `direction` are required;
 - `best.specs` is nested: no dotted key at any depth, and no epoch-budget key (those live in
@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 from typing import Any
+
+import jsonschema
 
 BUDGET_NAMES = ("num_epochs", "max_epochs", "epochs")
 
@@ -69,6 +71,4 @@ BEST_REC_SCHEMA: dict[str, Any] = {
 
 def validate_best_rec(data: dict[str, Any]) -> None:
     """Raise jsonschema.ValidationError when `data` does not follow the schema."""
-    import jsonschema
-
     jsonschema.Draft202012Validator(BEST_REC_SCHEMA).validate(data)

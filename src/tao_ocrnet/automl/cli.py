@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """`ocrnet automl run|worker|status|resume|cancel|list`.
 
-Importing this module imports neither torch nor optuna: the parser stays fast. Results go to stdout as JSON;
-messages go to stderr.
+Importing this module imports neither torch, optuna nor pydantic: the parser stays fast, and each command imports
+the AutoML modules it runs. Results go to stdout as JSON; messages go to stderr.
 """
 
 from __future__ import annotations
@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tao_ocrnet.automl import workspace as wsp
+from tao_ocrnet.automl.storage import url_from_env
+from tao_ocrnet.datasources.resolver import DataRoots
+from tao_ocrnet.errors import UserError
 
 
 def add_parser(sub: Any) -> None:
@@ -101,8 +106,6 @@ def _print(data: Any) -> None:
 
 
 def _read_mapping(path: str, what: str) -> dict[str, Any]:
-    from tao_ocrnet.errors import UserError
-
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))  # JSON is YAML
     except (OSError, yaml.YAMLError) as exc:
@@ -113,8 +116,6 @@ def _read_mapping(path: str, what: str) -> dict[str, Any]:
 
 
 def _parse_range(text: str) -> tuple[str, dict[str, Any]]:
-    from tao_ocrnet.errors import UserError
-
     key, sep, spec = text.partition("=")
     if not sep or not key or not spec:
         raise UserError(f"--range `{text}`: use KEY=LO:HI, KEY=a,b,c or KEY={{valid_min: ..., ...}}")
@@ -132,7 +133,7 @@ def _parse_range(text: str) -> tuple[str, dict[str, Any]]:
 
 def _request(args: argparse.Namespace) -> Any:
     from tao_ocrnet.automl.plan import StudyRequest
-    from tao_ocrnet.datasources.resolver import DataRoots
+    from tao_ocrnet.config.loader import parse_overrides
 
     ranges: dict[str, Any] = _read_mapping(args.ranges_file, "ranges") if args.ranges_file else {}
     for text in args.ranges:
@@ -140,7 +141,7 @@ def _request(args: argparse.Namespace) -> Any:
         ranges[key] = value
     return StudyRequest(
         roots=DataRoots(train_datasets=tuple(args.train_dataset), eval_dataset=args.eval_dataset),
-        overrides=tuple(args.overrides),
+        overrides=parse_overrides(args.overrides),
         parameters=tuple(args.param) if args.param is not None else None,
         custom_ranges=ranges or None,
         parent_job=args.parent_job,
@@ -193,14 +194,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from tao_ocrnet.automl.storage import url_from_env
     from tao_ocrnet.automl.worker import run_worker
-    from tao_ocrnet.errors import UserError
 
     url = url_from_env(args.storage)
     if url is None:
-        from tao_ocrnet.automl import workspace as wsp
-
         ws = wsp.find_workspace(args.study, args.workspace_root)
         info = wsp.read_json(ws / wsp.STUDY_FILE) if ws else None
         if not info or info.get("storage_has_password"):

@@ -69,8 +69,9 @@ def launch_workers(
         argv = [sys.executable, "-m", "tao_ocrnet", "automl", "worker", "--study", name, "--index", str(index)]
         if workspace_root:
             argv += ["--workspace-root", str(workspace_root)]
-        if groups[i]:
-            argv += ["--cpus", groups[i]]
+        cpus = groups[i]
+        if cpus:
+            argv += ["--cpus", cpus]
         with open(log_path, "ab") as fh:
             proc = subprocess.Popen(
                 argv, cwd=ws, env=env, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Planning a study: every check that can fail, before anything is created (automl-notes §7 #5, #13).
+"""Planning a study: every check that can fail, before anything is created (bad settings, a spec that cannot
+load, a taken name).
 
 settings -> study name and workspace -> storage URL -> the user's overrides, the epoch budget and the clamped
 intervals -> the baseline spec (resolved like a job dry run: data sources, spec_params, validation) -> the search
@@ -9,6 +10,8 @@ space from the train schema -> the first batch (baseline + startup trials, sampl
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -17,12 +20,21 @@ from typing import Any
 import yaml
 
 from tao_ocrnet.automl import workspace as wsp
+from tao_ocrnet.automl.algorithms import first_batch_size, sample_first_batch
+from tao_ocrnet.automl.ranges import build_space
 from tao_ocrnet.automl.settings import AutoMLSettings, parse_settings
-from tao_ocrnet.automl.space import SearchSpace, build_space
+from tao_ocrnet.automl.space import SearchSpace
 from tao_ocrnet.automl.storage import default_url, url_problem
-from tao_ocrnet.automl.study import StudyConfig, first_batch_size, sample_first_batch
+from tao_ocrnet.automl.stored_config import StudyConfig
+from tao_ocrnet.config.loader import apply_overrides
+from tao_ocrnet.config.shorthand import shorthand_for
+from tao_ocrnet.config.tao_schema import tao_schema
+from tao_ocrnet.config.templates import template_dict
 from tao_ocrnet.datasources.resolver import DataRoots
+from tao_ocrnet.datasources.roots import parse_uri
 from tao_ocrnet.errors import SpecError, UserError
+from tao_ocrnet.jobs.request import JobRequest
+from tao_ocrnet.jobs.service import JobService
 
 
 @dataclass(frozen=True)
@@ -30,7 +42,7 @@ class StudyRequest:
     """What a caller (CLI, MCP `ocrnet_train`) asks for besides the settings."""
 
     roots: DataRoots = field(default_factory=DataRoots)
-    overrides: tuple[str, ...] = ()  # the user's spec overrides, "dotted.key=value" (the baseline's spec)
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # the user's spec overrides (the baseline's spec)
     parameters: tuple[str, ...] | None = None  # None: the schema's automl_default_parameters
     custom_ranges: Mapping[str, Mapping[str, Any]] | None = None  # valid_min/valid_max/valid_options/option_weights
     parent_job: str | None = None  # a train job whose model every trial starts from (spec_params)
@@ -61,9 +73,6 @@ class Plan:
 def stable_seed(settings: AutoMLSettings, request: StudyRequest) -> int:
     """The default seed: a digest of the request, so a review (dry run) and the start that follows it show and
     run the same first batch; a different request gets different draws."""
-    import hashlib
-    import json
-
     data = {
         "settings": settings.model_dump(mode="json", exclude={"seed", "study_name"}),
         "request": {k: v for k, v in asdict(request).items() if k != "baseline_job"},
@@ -78,7 +87,6 @@ def default_study_name(algorithm: str) -> str:
 
 def absolute_roots(roots: DataRoots) -> DataRoots:
     """Local dataset roots as absolute paths: workers run elsewhere (their own folder, another machine)."""
-    from tao_ocrnet.datasources.roots import parse_uri
 
     def fix(uri: str | None) -> str | None:
         if not uri or uri.startswith("file:"):
@@ -94,18 +102,15 @@ def absolute_roots(roots: DataRoots) -> DataRoots:
     )
 
 
-def _user_overrides(overrides: tuple[str, ...]) -> dict[str, Any]:
-    from tao_ocrnet.config.loader import apply_overrides, parse_override
-    from tao_ocrnet.config.shorthand import shorthand_for
-
+def _user_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
     aliases = shorthand_for(False)
-    pairs = [parse_override(text) for text in overrides]
-    apply_overrides({}, pairs)  # the same key twice with different values is an error
-    return {aliases.get(k, k): v for k, v in pairs}
+    apply_overrides({}, overrides)  # a shorthand and its key set differently is an error
+    return {aliases.get(k, k): v for k, v in overrides.items()}
 
 
 def _budget(settings: AutoMLSettings, user: dict[str, Any], template: Mapping[str, Any]) -> tuple[int, dict, list]:
-    """(epochs, fixed budget overrides, adjustments): intervals clamped to the trial's epochs (§7 #7)."""
+    """(epochs, fixed budget overrides, adjustments): intervals clamped to the trial's epochs (an interval above
+    num_epochs trips the trainer)."""
     train = template.get("train", {})
     epochs = int(settings.max_epochs or user.get("train.num_epochs") or train.get("num_epochs", 10))
     fixed: dict[str, Any] = {"train.num_epochs": epochs}
@@ -121,16 +126,12 @@ def _budget(settings: AutoMLSettings, user: dict[str, Any], template: Mapping[st
 
 def _base_spec(request: StudyRequest, overrides: dict[str, Any]) -> dict[str, Any]:
     """The baseline trial's resolved spec: a dry run of its job (data sources resolved, spec validated)."""
-    from tao_ocrnet.automl.trial import override_text
-    from tao_ocrnet.jobs.resolve import JobRequest
-    from tao_ocrnet.jobs.service import JobService
-
     job = JobRequest(
         action=request.action,
         roots=request.roots,
         parent_job=request.parent_job,
         key_env=request.key_env,
-        overrides=tuple(override_text(k, v) for k, v in overrides.items()),
+        overrides=overrides,
     )
     try:
         submitted = JobService().submit(job, dry_run=True)
@@ -146,9 +147,6 @@ def plan_study(
     *,
     check_new: bool = True,
 ) -> Plan:
-    from tao_ocrnet.config.tao_schema import tao_schema
-    from tao_ocrnet.config.templates import template_dict
-
     s = parse_settings(settings)
     request = replace(request, roots=absolute_roots(request.roots))
     if request.action not in ("train", "retrain"):

@@ -3,7 +3,7 @@
 
 A pure function of (explicit policy, the user's words, the skill's files). The policy is a workflow
 argument for one run: it is never written into a spec and never changes the skill's metadata
-(skill-bank contract §6).
+(the `## Train Action Policy` section of SKILL.md).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any, Literal
 import yaml
 
 Policy = Literal["on", "off"]
+Source = Literal["explicit", "request", "default"]
+_OPPOSITE: dict[Policy, Policy] = {"on": "off", "off": "on"}
 NOT_RUNNABLE = "AutoML is enabled but not runnable until schemas are generated"
 
 # Phrases that turn AutoML off for this run, and phrases that ask for tuning. Matched on
@@ -61,7 +63,7 @@ class PolicyDecision:
     policy: Policy  # the resolved per-run policy
     route: Literal["automl", "direct"]  # where the train request goes
     reason: str  # one sentence for the caller to show the user
-    source: Literal["explicit", "request", "default"]
+    source: Source
 
     def to_dict(self) -> dict[str, Any]:
         return {"policy": self.policy, "route": self.route, "reason": self.reason, "source": self.source}
@@ -84,7 +86,8 @@ def normalise_policy(value: str | bool | None) -> Policy | None:
 def _mentions(text: str) -> list[tuple[int, Policy]]:
     """(position, polarity) of every policy phrase in `text`, negations applied."""
     found: dict[int, tuple[int, Policy]] = {}
-    for patterns, polarity in ((_OFF, "off"), (_ON, "on")):
+    phrases: tuple[tuple[tuple[str, ...], Policy], ...] = ((_OFF, "off"), (_ON, "on"))
+    for patterns, polarity in phrases:
         for pattern in patterns:
             for m in re.finditer(pattern, text):
                 # An off-phrase wins over an on-phrase covering the same words ("disable automl").
@@ -98,7 +101,7 @@ def _mentions(text: str) -> list[tuple[int, Policy]]:
             continue  # nested in the phrase before ("use automl" holds "automl")
         # A negation applies to the next phrase only, never across another phrase.
         if _NEGATION.search(text[max(previous_end, start - 40) : start]):
-            polarity = "on" if polarity == "off" else "off"
+            polarity = _OPPOSITE[polarity]
         out.append((start, polarity))
         previous_end = max(previous_end, end)
     return out
@@ -118,7 +121,7 @@ def policy_from_request(request: str | None) -> Policy | None:
 
 
 def automl_runnable(skill_dir: Path) -> bool:
-    """The train schema and template both exist and parse (contract §6 conditions 3 and 4)."""
+    """The train schema and template both exist and parse (two of the policy's conditions for AutoML)."""
     try:
         json.loads((skill_dir / "schemas" / "train.schema.json").read_text(encoding="utf-8"))
         template = yaml.safe_load((skill_dir / "references" / "spec_template_train.yaml").read_text(encoding="utf-8"))
@@ -137,6 +140,7 @@ def resolve_policy(
     """Decide how to run one request. An explicit value beats the wording; the default is on."""
     given = normalise_policy(explicit)
     worded = policy_from_request(request)
+    source: Source
     if given is not None:
         policy, source = given, "explicit"
     elif worded is not None:

@@ -3,9 +3,11 @@
 
 - only scalar leaves (float, int, bool, categorical) of model/dataset/train are searchable; disabled, list,
   string and runtime/budget keys are rejected with the reason;
-- ranges are the schema's bounds, narrowed to a decade around the default (log scale) when the schema spans
-  orders of magnitude; `train.optim.lr` gets a log range per optimizer;
-- custom ranges must lie within the schema's bounds (an error otherwise, never a silent clip).
+- every range is finite: the schema's bounds, narrowed to a decade around the default (log scale) when the
+  schema spans orders of magnitude; never TAO's "infinite max becomes the default" collapse;
+- `train.optim.lr` gets a log range per optimizer (Adadelta ~[0.05, 1], Adam ~[1e-5, 1e-3]);
+- custom ranges (`valid_min`, `valid_max`, `valid_options`, `option_weights`) must lie within the schema's
+  bounds (an error otherwise, never a silent clip).
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from dataclasses import replace
 from typing import Any
 
 from tao_ocrnet.automl.space import AUG_GATE, LR_KEY, OPTIMIZER_KEY, Param, SearchSpace, fmt_value
+from tao_ocrnet.config.introspect import leaf_index
+from tao_ocrnet.config.loader import suggest_key
+from tao_ocrnet.config.shorthand import shorthand_for
 from tao_ocrnet.errors import SpecError
 
-SCOPE = ("model", "dataset", "train")  # train-scope sections only (automl-notes §7 #9)
+SCOPE = ("model", "dataset", "train")  # train-scope sections only: a train trial never samples other actions' keys
 SEARCHABLE_TYPES = ("float", "int", "bool", "categorical")
 RANGE_KEYS = ("valid_min", "valid_max", "valid_options", "option_weights")
 AUG_PREFIX = "dataset.augmentation."
@@ -53,7 +58,7 @@ def schema_leaves(schema: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
     def walk(props: Mapping[str, Any], prefix: str) -> None:
         for name, node in props.items():
-            if not isinstance(node, Mapping):  # e.g. a stray list among properties (contract §4 hazard)
+            if not isinstance(node, Mapping):  # e.g. a stray list among properties, as in the reference schemas
                 continue
             dotted = f"{prefix}{name}"
             if node.get("type") in ("collection", "object") and "properties" in node:
@@ -96,8 +101,10 @@ def _default_numeric_range(key: str, node: Mapping[str, Any], default: Any) -> t
         return f"`{key}` has no finite lower bound in the schema; give valid_min and valid_max"
     if hi is None and (d is None or d <= 0):
         return f"`{key}` has no finite upper bound in the schema; give valid_min and valid_max"
-    lo = lo if lo is not None else d / 10
-    hi = hi if hi is not None else d * 10
+    if lo is None or hi is None:
+        assert d is not None and d > 0  # a missing bound was refused above unless the default is positive
+        lo = lo if lo is not None else d / 10
+        hi = hi if hi is not None else d * 10
     if d is not None and d > 0 and hi / d > WIDE_RATIO:
         # A span of orders of magnitude (weight_decay in [0, 1] around 5e-4): search a decade around the
         # default on a log scale instead of a uniform draw that almost never lands near it.
@@ -134,9 +141,6 @@ class _Builder:
     def tunable_problem(self, key: str) -> str | None:
         node = self.leaves.get(key)
         if node is None:
-            from tao_ocrnet.config.introspect import leaf_index
-            from tao_ocrnet.config.loader import suggest_key
-
             if key in leaf_index():
                 return f"`{key}` is not a training parameter; only {', '.join(SCOPE)} keys are searchable during train"
 
@@ -304,7 +308,7 @@ def _check_ranges(ranges: Mapping[str, Any]) -> tuple[list[str], set[str]]:
     return problems, bad
 
 
-def build(
+def build_space(
     schema: Mapping[str, Any],
     base: Mapping[str, Any],
     parameters: Sequence[str] | None = None,
@@ -315,15 +319,13 @@ def build(
     `parameters` replaces the schema's default list; a key with a custom range is searched even when the
     list does not name it. Raises SpecError with every problem.
     """
-    from tao_ocrnet.config.shorthand import shorthand_for
-
     aliases = shorthand_for(False)
     b = _Builder(schema, base)
     ranges = {aliases.get(k, k): v for k, v in (custom_ranges or {}).items()}
     range_problems, bad_ranges = _check_ranges(ranges)
     b.problems += range_problems
     requested = parameters is not None
-    names = [aliases.get(k, k) for k in (parameters if requested else b.defaults)]
+    names = [aliases.get(k, k) for k in (parameters if parameters is not None else b.defaults)]
     if requested and not names and not ranges:
         b.problems.append("the parameter list is empty; name at least one parameter or omit the list")
     for key in ranges:
@@ -375,11 +377,11 @@ def build(
     for parent in (OPTIMIZER_KEY, AUG_GATE):
         base_values.setdefault(parent, b.base_value(parent))
     for p in final:
-        base = base_values[p.key]
+        value = base_values[p.key]
         if p.per_optimizer and base_values.get(OPTIMIZER_KEY) in p.per_optimizer:
             lo, hi = p.per_optimizer[base_values[OPTIMIZER_KEY]]
-            if not lo <= base <= hi:
+            if not lo <= value <= hi:
                 b.notes.append(
-                    f"the baseline's `{p.key}` = {fmt_value(base)} is outside the searched range [{lo:g}, {hi:g}]"
+                    f"the baseline's `{p.key}` = {fmt_value(value)} is outside the searched range [{lo:g}, {hi:g}]"
                 )
     return SearchSpace(final, base_values, b.notes)

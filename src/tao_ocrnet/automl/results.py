@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Study results: the summary (contract §7: best, progress, baseline, history), best_rec.json, trials.csv,
-and checkpoint retention.
+"""Study results: the summary (best, progress, baseline, history: the bank runner's result shape),
+best_rec.json, trials.csv and checkpoint retention.
 
 - Best = the COMPLETE trial with the highest val_acc. Pruned trials never win: they did not train the full
-  budget (automl-notes §7 #8, "best is chosen at full budget").
+  budget (best is chosen at full budget; budget keys never leak into the best spec).
 - best_rec.json: the best spec nested, epoch-budget keys moved into `observed_budget`, validated against
   `best_rec_schema.BEST_REC_SCHEMA` before it is written.
 - Retention (when asked): checkpoints of every finished trial except the best and the baseline are deleted;
@@ -20,8 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tao_ocrnet.automl.algorithms import describe_algorithm
 from tao_ocrnet.automl.best_rec_schema import BUDGET_NAMES, validate_best_rec
-from tao_ocrnet.automl.study import StudyConfig, counts, describe_algorithm, is_surplus
+from tao_ocrnet.automl.budget import counts, is_surplus
+from tao_ocrnet.automl.stored_config import StudyConfig
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ def _baseline(rows: list[dict[str, Any]], best: dict[str, Any] | None) -> dict[s
 
 
 def build_summary(study: Any, cfg: StudyConfig) -> dict[str, Any]:
-    """The contract §7 result dict of a study, from its storage (cheap: no file is read but existence checks)."""
+    """The bank runner's result dict of a study, from its storage (cheap: no file is read but existence checks)."""
     trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t)]
     rows = [trial_row(t, cfg) for t in trials]
     done = [r for r in rows if r["status"] == "success" and r["metric"] is not None]
@@ -160,7 +162,8 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 def split_budget(flat: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(spec without epoch budgets, the budgets): `num_epochs`, `max_epochs`, `epochs` at any depth."""
-    spec, budget = {}, {}
+    spec: dict[str, Any] = {}
+    budget: dict[str, Any] = {}
     for key, value in flat.items():
         (budget if key.rsplit(".", 1)[-1] in BUDGET_NAMES else spec)[key] = value
     return spec, budget

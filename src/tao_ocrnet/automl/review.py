@@ -1,25 +1,25 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The pre-launch review (contract §6 gate 5): what will be searched, how, the exact first batch, the budget,
-the metric and direction, and an ETA from a baseline's time per epoch."""
+"""The pre-launch review the skill's AutoML policy asks for: what will be searched, how, the exact first
+batch, the budget, the metric and direction, and an ETA from a baseline's time per epoch."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from tao_ocrnet.automl.algorithms import describe_algorithm
 from tao_ocrnet.automl.plan import Plan
 from tao_ocrnet.automl.storage import mask
-from tao_ocrnet.automl.study import describe_algorithm
+from tao_ocrnet.automl.trial import job_seconds
+from tao_ocrnet.errors import UserError
+from tao_ocrnet.jobs.record import COMPLETE, state_of
+from tao_ocrnet.jobs.service import JobService
 
 
 def baseline_epoch_seconds(job_id: str) -> tuple[float, str]:
     """Seconds per epoch of a finished train job (its whole lifetime over its epochs, start-up included)."""
-    from tao_ocrnet.automl.trial import job_seconds
-    from tao_ocrnet.errors import UserError
-    from tao_ocrnet.jobs.service import JobService
-
     record = JobService().get(job_id)
-    state = record["transitions"][-1]["state"]
-    if record["action"] not in ("train", "retrain") or state != "COMPLETE":
+    state = state_of(record)
+    if record["action"] not in ("train", "retrain") or state != COMPLETE:
         raise UserError(f"--baseline-job {job_id}: needs a COMPLETE train job (it is a {state} {record['action']} job)")
     seconds = job_seconds(record)
     epochs = (record.get("kpis") or {}).get("epochs") or (record.get("spec") or {}).get("train", {}).get("num_epochs")

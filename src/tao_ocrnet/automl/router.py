@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`ocrnet_train` -> AutoML: the hook `tao_ocrnet.mcp.automl_route` looks for (`route_train`).
+"""`ocrnet_train` -> AutoML: `route_train`, which the MCP handlers call for a request routed to AutoML.
 
 A train (or retrain) request the policy routed to AutoML becomes a study with the quick-start settings
-(contract §6: bayesian, 10 recommendations, the default space) unless the caller passes settings. The user's
+(the skill's policy: bayesian, 10 recommendations, the default space) unless the caller passes settings. The user's
 data roots, parent job, key env and overrides carry over unchanged; the policy itself never reaches a spec.
 """
 
@@ -12,16 +12,18 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from tao_ocrnet.automl.plan import StudyRequest
+from tao_ocrnet.automl.policy import PolicyDecision
+from tao_ocrnet.automl.runner import review_study, start_study, study_status
 from tao_ocrnet.errors import UserError
+from tao_ocrnet.jobs.request import JobRequest
 
 QUICK_START: dict[str, Any] = {"algorithm": "bayesian", "max_recommendations": 10}
 FIRST_JOB_WAIT_S = 30.0
 
 
-def study_request(request: Any, **extra: Any) -> Any:
+def study_request(request: JobRequest, **extra: Any) -> StudyRequest:
     """A StudyRequest from a jobs-layer JobRequest (rejecting what a study cannot do)."""
-    from tao_ocrnet.automl.plan import StudyRequest
-
     if request.resume_from or request.checkpoint_epoch is not None or request.checkpoint_step is not None:
         raise UserError(
             "resume_from_job_id / checkpoint_epoch / checkpoint_step continue one job and cannot seed an AutoML "
@@ -29,7 +31,7 @@ def study_request(request: Any, **extra: Any) -> Any:
         )
     return StudyRequest(
         roots=request.roots,
-        overrides=tuple(request.overrides),
+        overrides=dict(request.overrides),
         parent_job=request.parent_job,
         action=request.action,
         key_env=request.key_env,
@@ -39,8 +41,6 @@ def study_request(request: Any, **extra: Any) -> Any:
 
 def first_job(study: str, timeout: float = FIRST_JOB_WAIT_S) -> str | None:
     """The baseline trial's job id once its worker has submitted it (None after `timeout`)."""
-    from tao_ocrnet.automl.runner import study_status
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for row in study_status(study)["history"]:
@@ -51,15 +51,13 @@ def first_job(study: str, timeout: float = FIRST_JOB_WAIT_S) -> str | None:
 
 
 def route_train(
-    request: Any, decision: Any, *, dry_run: bool, settings: Mapping[str, Any] | None = None
+    request: JobRequest, decision: PolicyDecision | None, *, dry_run: bool, settings: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Start (or, with dry_run, review) a study for a routed train request.
 
     `job_id` is the baseline trial's job (watchable with the job tools); `study` names the study for
     ocrnet_automl_status / ocrnet_automl_cancel. A dry run returns the pre-launch review and starts nothing.
     """
-    from tao_ocrnet.automl.runner import review_study, start_study
-
     chosen = {**QUICK_START, **(settings or {})}  # the caller's settings refine the quick start
     sreq = study_request(request)
     if dry_run:

@@ -12,6 +12,9 @@
 `study` is a study name (its workspace under `$OCRNET_HOME/automl/`) or a workspace path; a study that lives
 only in a shared RDB (no local workspace) also needs `storage`. States: RUNNING, COMPLETE, CANCELING,
 CANCELED, ERROR (too many failures in a row), STOPPED (no worker left and budget remaining: resume it).
+
+Importing this module imports no optuna (nor the worker module, which does): `ocrnet automl list` and the MCP
+tools import it, so optuna is imported inside the functions that open a study.
 """
 
 from __future__ import annotations
@@ -28,18 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from tao_ocrnet.automl import workspace as wsp
+from tao_ocrnet.automl.algorithms import quiet_optuna
+from tao_ocrnet.automl.budget import counts
 from tao_ocrnet.automl.launch import launch_workers, reap, signal_worker
 from tao_ocrnet.automl.plan import Plan, StudyRequest, plan_study
+from tao_ocrnet.automl.recovery import heartbeat_stale_callback, recover_stale, requeue_interrupted, stale_reason
+from tao_ocrnet.automl.results import build_summary
+from tao_ocrnet.automl.review import build_review
 from tao_ocrnet.automl.settings import AutoMLSettings
 from tao_ocrnet.automl.storage import STORAGE_ENV, has_password, mask, open_storage, url_from_env
-from tao_ocrnet.automl.study import (
-    CANCEL_ATTR,
-    CONFIG_ATTR,
-    STOP_ATTR,
-    StudyConfig,
-    heartbeat_stale_callback,
-    quiet_optuna,
-)
+from tao_ocrnet.automl.stored_config import CANCEL_ATTR, CONFIG_ATTR, STOP_ATTR, StudyConfig
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.jobs.platforms import procs
 
@@ -70,8 +71,6 @@ def review_study(
     settings: Mapping[str, Any] | AutoMLSettings | None, request: StudyRequest, *, workspace_root: Path | None = None
 ) -> dict[str, Any]:
     """The pre-launch review (a dry run): validates everything, creates nothing."""
-    from tao_ocrnet.automl.review import build_review
-
     plan = plan_study(settings, request, workspace_root)
     if not plan.in_workspace:
         _check_external(plan)
@@ -106,8 +105,6 @@ def start_study(
     input is checked first; on any failure nothing is left behind.
     """
     import optuna
-
-    from tao_ocrnet.automl.review import build_review
 
     plan = plan_study(settings, request, workspace_root)
     review = build_review(plan)  # may fail (--baseline-job): before anything exists
@@ -187,8 +184,6 @@ def _orphaned(handle: Any) -> int:
     """RUNNING trials whose worker (on this host) is gone: they wait for a resume."""
     from optuna.trial import TrialState
 
-    from tao_ocrnet.automl.study import stale_reason
-
     return sum(stale_reason(t) is not None for t in handle.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
@@ -227,8 +222,6 @@ def study_status(
     study: str, *, storage: str | None = None, workspace_root: Path | None = None, write_reports: bool = False
 ) -> dict[str, Any]:
     """The summary (best, progress, baseline, history) with state, running trials, workers and ETA."""
-    from tao_ocrnet.automl.results import build_summary
-
     reap()
     handle, cfg, ws, url = _open(study, storage, workspace_root)
     if write_reports and ws is not None:
@@ -288,8 +281,6 @@ def cancel_study(
 
     Interrupted trials are marked so that `resume_study` runs them again.
     """
-    from tao_ocrnet.automl.study import recover_stale
-
     handle, _, ws, _ = _open(study, storage, workspace_root)
     handle.set_user_attr(CANCEL_ATTR, {"at": _now(), "by": os.uname().nodename})
     live = wsp.live_workers(ws) if ws else []
@@ -321,8 +312,6 @@ def resume_study(
     """Continue a stopped, crashed or canceled study: finished trials are kept, interrupted ones run again.
 
     `max_recommendations` raises (or lowers) the budget. Launches `workers` (default: max_concurrent)."""
-    from tao_ocrnet.automl.study import counts, recover_stale, requeue_interrupted
-
     handle, cfg, ws, url = _open(study, storage, workspace_root)
     if ws is None:
         ws = wsp.workspace_for(cfg.name, workspace_root)

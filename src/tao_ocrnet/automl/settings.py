@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""AutoML settings: strict, validated before anything is created (automl-notes §7 #5).
+"""AutoML settings: strict, validated before anything is created (TAO AutoML once ignored typos silently).
 
 Keys follow the tao-automl settings with or without their `automl_` prefix (`automl_max_recommendations`
 and `max_recommendations` are the same key). A typo is an error with a suggestion, never ignored; TAO keys

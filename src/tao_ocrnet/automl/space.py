@@ -1,17 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The search space: the train schema's AutoML parameters (or a requested list) with finite, sensible ranges.
+"""The search space: searchable parameters with finite ranges, and how a trial samples them (define-by-run).
 
-Rules (automl-notes §6, §8.6):
-- only scalar leaves (float, int, bool, categorical) of the train-scope sections are searchable; disabled,
-  list, string and runtime/budget keys are rejected with the reason;
-- every range is finite: the schema's bounds, narrowed around the default when they span orders of magnitude
-  (log-scaled then); never TAO's "infinite max becomes the default" collapse;
-- `train.optim.lr` is log-scaled per optimizer (Adadelta ~[0.05, 1], Adam ~[1e-5, 1e-3]) and conditional
-  on `train.optim.name` when that is searched too;
+- `train.optim.lr` has a log range per optimizer and, when `train.optim.name` is searched too, one Optuna
+  parameter per optimizer (its range follows the sampled optimizer);
 - `aug_prob` gates the other augmentation knobs: they are sampled only when aug_prob > 0;
-- custom ranges (`valid_min`, `valid_max`, `valid_options`, `option_weights`) must lie within the schema.
+- weighted options are drawn through one uniform number (Optuna has no weighted categorical);
+- a pinned key (valid_min == valid_max, or a single option) is fixed in every searched trial.
 
-The space is serialisable (`to_dict`/`from_dict`) so every worker, on any machine, samples the same space.
+`tao_ocrnet.automl.ranges` builds a space from the train schema. The space is serialisable (`to_dict`/
+`from_dict`) so every worker, on any machine, samples the same space.
 """
 
 from __future__ import annotations
@@ -138,6 +135,7 @@ class SearchSpace:
                 u = trial.suggest_float(f"{p.key}#u", 0.0, 1.0)
                 return p.choices[min(bisect.bisect_right(_cumulative(p.weights), u), len(p.choices) - 1)]
             return trial.suggest_categorical(p.key, list(p.choices))
+        assert p.low is not None and p.high is not None, f"{p.key}: a numeric parameter without bounds"
         if p.kind == "int":
             return trial.suggest_int(p.key, int(p.low), int(p.high), log=p.log)
         return trial.suggest_float(p.key, float(p.low), float(p.high), log=p.log)
@@ -177,15 +175,3 @@ def _cumulative(weights: Sequence[float]) -> list[float]:
         acc += w / total
         out.append(acc)
     return out
-
-
-def build_space(
-    schema: Mapping[str, Any],
-    base: Mapping[str, Any],
-    parameters: Sequence[str] | None = None,
-    custom_ranges: Mapping[str, Mapping[str, Any]] | None = None,
-) -> SearchSpace:
-    """The search space for a train schema and a base spec (see `tao_ocrnet.automl.ranges.build`)."""
-    from tao_ocrnet.automl.ranges import build
-
-    return build(schema, base, parameters, custom_ranges)

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Optuna storages by URL (automl-notes §8.5).
+"""Optuna storages by URL: a journal file (default), SQLite, or an RDB shared by workers on several machines.
 
 - `journal:///abs/path/journal.log`: the embedded default, a journal file in the study workspace (local disk);
 - `sqlite:///abs/path/study.db`: SQLite through RDBStorage (heartbeats: a dead worker's trial is retried);

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""One trial = one train job of the jobs layer (automl-notes §8.4).
+"""One trial = one train job of the jobs layer, run as its own process.
 
 The trial's spec is the user's request plus the fixed budget keys plus the sampled values, given to the job
 layer as dotted overrides (so it goes through the same resolution and validation as `ocrnet jobs submit`).
@@ -20,21 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tao_ocrnet.errors import UserError
+from tao_ocrnet.jobs.record import RUNNING, last_transition, state_of
+from tao_ocrnet.jobs.request import JobRequest
+from tao_ocrnet.results.status import STATUS_NAME
 
 log = logging.getLogger(__name__)
 
-STATUS_NAME = "status.json"
 PRUNE_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a pruned or interrupted job is stopped
 ATTR_POLL_S = 2.0  # how often a running trial looks for a study cancel in the storage
-
-
-def override_text(key: str, value: Any) -> str:
-    """`key=value` with the value as YAML the loader reads back exactly (1e-05 alone would be a string)."""
-    text = yaml.safe_dump(value, default_flow_style=True).strip()
-    return f"{key}={text.removesuffix('...').strip()}"
 
 
 class StatusTail:
@@ -109,12 +103,12 @@ def _stamp(text: str) -> dt.datetime:
 def job_seconds(record: dict[str, Any]) -> float | None:
     """A job's lifetime from its record: the launch (RUNNING) to its last transition (the exit)."""
     stamps = {t["state"]: t["ts"] for t in record.get("transitions", [])}
-    start, end = stamps.get("RUNNING"), record["transitions"][-1]["ts"]
+    start, end = stamps.get(RUNNING), last_transition(record)["ts"]
     return (_stamp(end) - _stamp(start)).total_seconds() if start else None
 
 
 def _failure_text(ctx: TrialContext, record: dict[str, Any]) -> str:
-    message = record["transitions"][-1]["message"]
+    message = last_transition(record)["message"]
     try:
         tail = "".join(ctx.jobs.logs(record["id"], tail=20)).strip().splitlines()
     except Exception:
@@ -125,9 +119,6 @@ def _failure_text(ctx: TrialContext, record: dict[str, Any]) -> str:
 
 def run_trial(trial: Any, ctx: TrialContext) -> Outcome:
     """Run `trial` as a train job and follow it to the end (or until pruned or interrupted)."""
-    from tao_ocrnet.jobs.record import state_of
-    from tao_ocrnet.jobs.resolve import JobRequest
-
     t0 = time.perf_counter()
     baseline = bool(trial.user_attrs.get("baseline"))
     sampled = ctx.space.suggest(trial, baseline=baseline)
@@ -138,7 +129,7 @@ def run_trial(trial: Any, ctx: TrialContext) -> Outcome:
         roots=ctx.roots,
         parent_job=ctx.parent_job,
         key_env=ctx.key_env,
-        overrides=tuple(override_text(k, v) for k, v in overrides.items()),
+        overrides=overrides,
     )
     t1 = time.perf_counter()
     try:

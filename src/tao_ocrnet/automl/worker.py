@@ -7,7 +7,7 @@ the first batch, retries), run it as a job, `tell`, rewrite the reports. Between
 trials whose worker died (same host: the process is gone; RDB: heartbeats expired) and stops when the
 budget is reached, the study is canceled, or too many trials failed in a row.
 
-The budget counts COMPLETE + PRUNED trials only (automl-notes §8.5): failed and interrupted trials do not use
+The budget counts COMPLETE + PRUNED trials only: failed and interrupted trials do not use
 it. Two workers asking at the same moment could overshoot it; the later trial then ends at once as a
 "surplus" FAIL (no job is started) and is left out of every report.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import json
 import logging
 import os
@@ -27,25 +28,24 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import optuna
+from optuna.storages._heartbeat import is_heartbeat_enabled
+from optuna.trial import TrialState
+
 from tao_ocrnet.atomic import write_bytes_atomic
 from tao_ocrnet.automl import workspace as wsp
+from tao_ocrnet.automl.algorithms import gp_available, make_pruner, make_sampler
+from tao_ocrnet.automl.budget import budget_state, counts, is_surplus_start
+from tao_ocrnet.automl.plot import render_png
+from tao_ocrnet.automl.recovery import heartbeat_stale_callback, recover_stale
+from tao_ocrnet.automl.results import apply_retention, best_rec, build_summary, trials_csv
 from tao_ocrnet.automl.storage import HEARTBEAT_INTERVAL, mask, open_storage
-from tao_ocrnet.automl.study import (
-    CANCEL_ATTR,
-    STOP_ATTR,
-    StudyConfig,
-    budget_state,
-    counts,
-    gp_available,
-    heartbeat_stale_callback,
-    is_surplus_start,
-    make_pruner,
-    make_sampler,
-    recover_stale,
-)
+from tao_ocrnet.automl.stored_config import CANCEL_ATTR, STOP_ATTR, StudyConfig
 from tao_ocrnet.automl.trial import Outcome, TrialContext, run_trial
+from tao_ocrnet.datasources.resolver import DataRoots
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.jobs.platforms import procs
+from tao_ocrnet.jobs.service import JobService
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,6 @@ WAIT_S = 0.5  # while other workers' trials hold the rest of the budget (a short
 
 
 def load_study(name: str, storage: Any) -> Any:
-    import optuna
-
     try:
         return optuna.load_study(study_name=name, storage=storage)
     except KeyError:
@@ -63,9 +61,6 @@ def load_study(name: str, storage: Any) -> Any:
 
 def write_reports(study: Any, cfg: StudyConfig, ws: Path) -> dict[str, Any]:
     """summary.json, best_rec.json, trials.csv and plot.png in the local workspace; returns the summary."""
-    from tao_ocrnet.automl.plot import render_png
-    from tao_ocrnet.automl.results import best_rec, build_summary, trials_csv
-
     summary = build_summary(study, cfg)
     wsp.write_json(ws / wsp.SUMMARY_FILE, summary)
     rec = best_rec(summary, cfg)
@@ -78,14 +73,11 @@ def write_reports(study: Any, cfg: StudyConfig, ws: Path) -> dict[str, Any]:
 
 class Worker:
     def __init__(self, study: Any, cfg: StudyConfig, ws: Path, index: int) -> None:
-        from tao_ocrnet.datasources.resolver import DataRoots
-        from tao_ocrnet.jobs.service import JobService
-
         self.study, self.cfg, self.ws, self.index = study, cfg, ws, index
         self.stop = threading.Event()
         self.me = {"host": socket.gethostname(), "pid": os.getpid(), "start_time": procs.start_time(os.getpid())}
         self._last_beat = 0.0
-        roots = DataRoots(**{k: (tuple(v) if k == "train_datasets" else v) for k, v in cfg.roots.items()})
+        roots = DataRoots.from_dict(cfg.roots)
         self.ctx = TrialContext(
             jobs=JobService(),
             roots=roots,
@@ -106,13 +98,11 @@ class Worker:
         return bool(attrs.get(CANCEL_ATTR))
 
     def _heartbeat(self, trial: Any) -> None:
-        from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
-
         storage = self.study._storage
         now = time.monotonic()
         if now - self._last_beat < HEARTBEAT_INTERVAL / 2:
             return
-        if isinstance(storage, BaseHeartbeat) and is_heartbeat_enabled(storage):
+        if is_heartbeat_enabled(storage):  # True only for a heartbeat-capable storage with heartbeats on
             storage.record_heartbeat(trial._trial_id)
         self._last_beat = now
 
@@ -136,9 +126,6 @@ class Worker:
         return "stopped"
 
     def _one_trial(self) -> None:
-        import optuna
-        from optuna.trial import TrialState
-
         t0 = time.perf_counter()
         trial = self.study.ask()
         trial.set_user_attr("worker", {**self.me, "index": self.index})
@@ -199,8 +186,6 @@ class Worker:
             return None
 
     def finish(self, reason: str) -> None:
-        from tao_ocrnet.automl.results import apply_retention
-
         summary = self.reports()
         trials = self.study.get_trials(deepcopy=False)
         done = counts(trials)
@@ -215,9 +200,7 @@ class Worker:
 
 
 def _warm_up_torch() -> None:
-    import importlib
-
-    import torch
+    import torch  # only here: a worker of another algorithm never loads it
 
     torch.set_num_threads(1)  # the GP is tiny; the cores belong to the trial jobs
     for module in ("optuna._gp.gp", "optuna._gp.acqf", "optuna._gp.optim_mixed", "optuna._gp.search_space"):
@@ -249,8 +232,6 @@ def run_worker(
     gpus: str | None = None,
 ) -> int:
     """Work on a study in the foreground until it is done; 0 unless the study stopped on failures."""
-    import optuna
-
     warnings.filterwarnings("ignore", message="Fixed parameter .* is out of range")
     warnings.filterwarnings("ignore", message=".*greenlet.*")
     # This runner records heartbeats itself (ask/tell, not Study.optimize), which Optuna warns about.

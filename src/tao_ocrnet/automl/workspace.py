@@ -4,7 +4,7 @@
 <ws>/study.json          name, storage URL (password masked), created_at, settings: how to find the study again
 <ws>/review.json         the pre-launch review of the study as started
 <ws>/journal.log         the default storage (or study.db for `storage: sqlite`)
-<ws>/summary.json        best / progress / baseline / history (contract §7), rewritten after every trial
+<ws>/summary.json        best / progress / baseline / history (the bank runner's shape), rewritten after every trial
 <ws>/best_rec.json       the best recommendation (tao-artifacts shape, jsonschema-validated)
 <ws>/trials.csv          one row per trial
 <ws>/plot.png            val_acc per trial over epochs, and the best-so-far curve
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tao_ocrnet.atomic import write_text_atomic
+from tao_ocrnet.automl.storage import has_password, mask
 from tao_ocrnet.jobs import paths
 from tao_ocrnet.jobs.platforms import procs
 
@@ -69,8 +70,6 @@ def read_json(path: Path) -> Any:
 
 def remote_study_file(name: str, url: str) -> dict[str, Any]:
     """study.json for a study created elsewhere (a worker or resume on another host): reports go here."""
-    from tao_ocrnet.automl.storage import has_password, mask
-
     return {"name": name, "storage": mask(url), "storage_has_password": has_password(url), "remote": True}
 
 

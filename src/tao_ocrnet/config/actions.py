@@ -3,7 +3,16 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+from tao_ocrnet.errors import UserError
+
+T = TypeVar("T")
+
+NETWORK_ARCH = "ocrnet"  # the network's name in TAO (schemas, skill_info, job ids)
 
 # Sections every action schema carries (the TAO generator keeps train and quantize everywhere).
 COMMON_SECTIONS = ("model_name", "encryption_key", "results_dir", "wandb", "model", "dataset", "train", "quantize")
@@ -56,14 +65,15 @@ ALL_ACTIONS: dict[str, ActionInfo] = {**ACTIONS, **DEPLOY_ACTIONS}
 SCHEMA_ACTIONS = tuple(ACTIONS)  # one TAO-dialect schema per PyTorch action (+ gen_trt_engine)
 
 
-def action_info(name: str) -> ActionInfo:
-    from tao_ocrnet.errors import UserError
-
+def pick_action(table: Mapping[str, T], name: str) -> T:
+    """`table[name]`, or a UserError listing the actions with the closest name as a hint."""
     try:
-        return ALL_ACTIONS[name]
+        return table[name]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, ALL_ACTIONS, n=1)
+        close = difflib.get_close_matches(name, table, n=1)
         hint = f" Did you mean `{close[0]}`?" if close else ""
-        raise UserError(f"unknown action `{name}`; choose one of: {', '.join(ALL_ACTIONS)}.{hint}") from None
+        raise UserError(f"unknown action `{name}`; choose one of: {', '.join(table)}.{hint}") from None
+
+
+def action_info(name: str) -> ActionInfo:
+    return pick_action(ALL_ACTIONS, name)

@@ -71,7 +71,8 @@ def literal_choices(annotation: Any) -> tuple[Any, ...]:
 
 
 def normalise_choices(model: type[BaseModel], data: Any) -> Any:
-    """Accept categorical values in any case (`fp16` -> `FP16`, contract §11 #4); store the canonical one."""
+    """Accept categorical values in any case (`fp16` -> `FP16`: the reference's enum and docs disagree); store
+    the canonical one."""
     if not isinstance(data, dict):
         return data
     out = dict(data)

@@ -97,7 +97,8 @@ def _bounds(info: FieldInfo) -> dict[str, Any]:
 
 def _node(name: str, dotted: str, info: FieldInfo) -> Node:
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    meta = dict(extra.get("x_tao", {}))
+    x_tao = extra.get("x_tao")
+    meta = dict(x_tao) if isinstance(x_tao, dict) else {}
     default = info.get_default(call_default_factory=True)
     tp, nullable = _strip_optional(info.annotation)
     if isinstance(tp, type) and issubclass(tp, BaseModel):

@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from tao_ocrnet.config.actions import ActionInfo, action_info
+from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.config.fields import is_unset
 from tao_ocrnet.config.introspect import leaf_index
 from tao_ocrnet.config.shorthand import shorthand_for
@@ -57,6 +58,16 @@ def parse_override(text: str) -> tuple[str, Any]:
     except yaml.YAMLError:
         value = raw
     return key, value
+
+
+def parse_overrides(texts: Iterable[str]) -> dict[str, Any]:
+    """Command-line `key=value` texts -> {dotted key: value}: parsed once, at the edge (CLI).
+
+    A key given twice with different values is an error, as in `apply_overrides`.
+    """
+    pairs = [parse_override(text) for text in texts]
+    apply_overrides({}, pairs)
+    return dict(pairs)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -101,6 +112,7 @@ def apply_overrides(
     for item in items:
         key, value = parse_override(item) if isinstance(item, str) else item
         dotted = aliases.get(key, key)
+        pairs: Iterable[tuple[str, Any]]
         if isinstance(value, Mapping) and leaf_index().get(dotted) is not None and leaf_index()[dotted].is_section:
             pairs = flatten(value, dotted + ".").items()
         else:
@@ -187,9 +199,7 @@ def _get(spec: ExperimentSpec, dotted: str) -> Any:
 
 
 def _architecture_problems(spec: ExperimentSpec) -> list[str]:
-    """Input sizes and widths the network cannot take (the model layer owns these rules; no torch import)."""
-    from tao_ocrnet.model.arch import ModelArch
-
+    """Input sizes and widths the network cannot take (`ModelArch` owns these rules)."""
     try:
         ModelArch.from_spec(spec.model, ("0",), spec.dataset.max_label_length)
     except SpecError as exc:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from tao_ocrnet.config.backbones import BACKBONE_NAMES
 from tao_ocrnet.config.fields import MISSING, field, normalise_choices
 
 
@@ -52,7 +53,7 @@ class WandbConfig(Section):
 class ModelConfig(Section):
     TPS: bool = field(False, "Put a thin-plate-spline (RARE) rectification stage before the backbone.")
     num_fiducial: int = field(20, "Number of TPS fiducial points (even; used only with TPS).", ge=4, le=100)
-    backbone: Literal["ResNet", "ResNet2X", "FAN_tiny_2X"] = field(
+    backbone: Literal[BACKBONE_NAMES] = field(  # type: ignore[valid-type]  # the registry's names, at import
         "ResNet", "Feature extractor. FAN_tiny_2X needs input height and width divisible by 8."
     )
     feature_channel: int = field(

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-"""TAO-dialect schemas (`schemas/<action>.schema.json`) and `schemas/manifest.json`, from the spec models.
+"""TAO-dialect schemas (`schemas/<action>.schema.json`) from the spec models (the manifest that lists them is
+`skill.schema_manifest`).
 
-The dialect is what TAO's dataclass2json converter emits and the skill-bank consumers parse (contract
-§4): leaf types int/float/bool/string/categorical/list/list_2, `collection` sections, the full default
-spec at the root. Our fixes: AutoML metadata only in train/retrain and only at root/collection level,
-`required` = what the action really needs, finite bounds only, strict and sorted JSON.
+The dialect is what TAO's dataclass2json converter emits and the skill-bank consumers parse: leaf types
+int/float/bool/string/categorical/list/list_2, `collection` sections, the full default spec at the root. Our
+fixes: AutoML metadata only in train/retrain and only at root/collection level, `required` = what the action
+really needs, finite bounds only, strict and sorted JSON.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tao_ocrnet.config.actions import ACTIONS, SCHEMA_ACTIONS, ActionInfo
+from tao_ocrnet.config.actions import ACTIONS, NETWORK_ARCH, ActionInfo
 from tao_ocrnet.config.introspect import Node, spec_tree
 from tao_ocrnet.config.templates import template_dict
-from tao_ocrnet.jobs.skill_info import NETWORK_ARCH, SKILL_NAME, template_path
 
 SCHEMA_VERSION = 1
 SCHEMA_SOURCE = "tao_ocrnet.config.spec (pydantic spec models)"
@@ -51,7 +51,7 @@ def _bounds(node: Node) -> dict[str, Any]:
     out: dict[str, Any] = {}
     lo = node.minimum if node.minimum is not None else node.exclusive_minimum
     hi = node.maximum if node.maximum is not None else node.exclusive_maximum
-    # Unbounded sides are omitted, never written as Infinity (contract §11 #2).
+    # Unbounded sides are omitted, never written as Infinity (not JSON; consumers then collapse the range).
     if lo is not None and math.isfinite(lo):
         out["minimum"] = lo
         if node.exclusive_minimum is not None:
@@ -176,29 +176,3 @@ def tao_schema(action: str) -> dict[str, Any]:
     if popular:
         schema["popular"] = popular
     return schema
-
-
-def manifest() -> dict[str, Any]:
-    """`schemas/manifest.json`: every schema'd action with its paths and (action-aware) AutoML metadata."""
-    actions: dict[str, Any] = {}
-    for action in SCHEMA_ACTIONS:
-        defaults, disabled = automl_lists(action)
-        actions[action] = {
-            "path": schema_path(action),
-            "json_schema": f"schemas/json-schema/{action}.json",
-            "spec_template": template_path(action),
-            "core_module": NETWORK_ARCH,
-            "schema_action": SCHEMA_ACTION.get(action, action),
-            "automl_enabled": ACTIONS[action].automl,
-            "automl_default_parameters": defaults,
-            "automl_disabled_parameters": disabled,
-            "popular": popular_values(action),
-        }
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "model": SKILL_NAME,
-        "network_arch": NETWORK_ARCH,
-        "automl_enabled": any(info.automl for info in ACTIONS.values()),
-        "failures": {},
-        "actions": actions,
-    }

@@ -16,6 +16,18 @@ from tao_ocrnet.errors import UserError
 
 DEPLOY_TEMPLATE_NAME = "deploy_experiment"
 
+# Paths in skill_info (spec_templates, manifest) are relative to the skill root, the folder holding
+# SKILL.md: the same string then works beside SKILL.md in this repo and in the packaged bank layout.
+REFERENCES = "references"
+
+
+def template_path(name: str) -> str:
+    """Where the skill keeps the template `name` (an action, or DEPLOY_TEMPLATE_NAME)."""
+    return f"{REFERENCES}/spec_template_{name}.yaml"
+
+
+DEPLOY_TEMPLATE = template_path(DEPLOY_TEMPLATE_NAME)
+
 # The one spec shared by gen_trt_engine, TensorRT evaluate and TensorRT inference: section -> the keys
 # kept (None = the whole section). Values always come from the spec models.
 DEPLOY_LAYOUT: dict[str, tuple[str, ...] | None] = {

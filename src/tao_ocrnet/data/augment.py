@@ -8,7 +8,7 @@ from `gaussian_radius_list` (p `blur_prob`); finally resize back to the network 
 effective probability is `aug_prob` x its own, and ops with probability 0 are skipped.
 
 In pad mode the "network size" is the pad-mode size (height H, width min(W, ceil(H*w/h))): augmenting
-before padding fixes reference bug #2 (its train collate re-padded the unresized image and crashed).
+before padding avoids the reference's crash (its train collate re-padded the unresized image).
 
 Random numbers come from torch's generator, which Lightning's `seed_everything` seeds and which the
 DataLoader re-seeds differently in every worker, so workers never repeat each other's draws.

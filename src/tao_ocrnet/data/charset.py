@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """The character list: one parser for every path (train, evaluate, export, deploy).
 
-PyTorch-reference semantics (reference bug #18 fixed by using them everywhere): UTF-8, a leading BOM
-is dropped, every line is stripped, and each remaining character becomes a class in file order. So a
-blank line vanishes, a multi-character line adds each of its characters, and whitespace can never be
-a class. Duplicates are rejected: they would make two class indices decode to the same text.
+PyTorch-reference semantics (the reference's deploy side read the file differently; one reader here):
+UTF-8, a leading BOM is dropped, every line is stripped, and each remaining character becomes a class in
+file order. So a blank line vanishes, a multi-character line adds each of its characters, and whitespace can
+never be a class. Duplicates are rejected: they would make two class indices decode to the same text.
 """
 
 from __future__ import annotations

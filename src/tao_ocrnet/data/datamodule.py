@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from tao_ocrnet.config.fields import is_unset
 from tao_ocrnet.data.collate import collate_labeled, collate_named, collate_paths
-from tao_ocrnet.data.datasets import ImageFolderDataset, OnCorrupt, build_labeled_dataset
+from tao_ocrnet.data.datasets import ImageFolderDataset, LabeledData, OnCorrupt, build_labeled_dataset
 from tao_ocrnet.data.filtering import SampleFilter
 from tao_ocrnet.data.transforms import ImageTransform, build_transform
 
@@ -75,8 +75,8 @@ class OCRDataModule(pl.LightningDataModule):
         self.val_filter = SampleFilter(self.charset, ds.max_label_length, strict)
         self.train_transform = build_transform(spec, train=True)
         self.eval_transform = build_transform(spec, train=False)
-        self.train_dataset: Dataset | None = None
-        self.val_dataset: Dataset | None = None
+        self.train_dataset: LabeledData | None = None
+        self.val_dataset: LabeledData | None = None
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -94,7 +94,7 @@ class OCRDataModule(pl.LightningDataModule):
                 sample_filter=self.train_filter,
             )
             self.train_filter.log_summary("dataset.train_dataset_dir")
-            log.info("training samples: %d", len(self.train_dataset))  # type: ignore[arg-type]
+            log.info("training samples: %d", len(self.train_dataset))
         if stage in (None, "fit", "validate") and self.val_dataset is None and not is_unset(ds.val_dataset_dir):
             self.val_dataset = build_labeled_dataset(
                 ds.val_dataset_dir,
@@ -106,7 +106,7 @@ class OCRDataModule(pl.LightningDataModule):
                 gt_key="dataset.val_gt_file",
             )
             self.val_filter.log_summary("dataset.val_dataset_dir")
-            log.info("validation samples: %d", len(self.val_dataset))  # type: ignore[arg-type]
+            log.info("validation samples: %d", len(self.val_dataset))
 
     def _collate(self) -> Callable[[Any], Any]:
         return functools.partial(collate_labeled, image_shape=self.image_shape)

@@ -10,11 +10,12 @@ and the collate functions drop it. Either way it is counted once, across worker 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import lmdb
 import numpy as np
@@ -37,6 +38,7 @@ from tao_ocrnet.errors import DataError
 
 __all__ = [
     "ImageFolderDataset",
+    "LabeledData",
     "LabeledDataset",
     "LmdbDataset",
     "OnCorrupt",
@@ -72,6 +74,9 @@ class LabeledDataset(Dataset):
 
     def _init_flags(self) -> None:
         self._corrupt = SharedFlags(len(self))
+
+    def __len__(self) -> int:
+        raise NotImplementedError
 
     def _read(self, j: int) -> tuple[bytes, str, str]:
         raise NotImplementedError
@@ -173,7 +178,7 @@ class LmdbDataset(LabeledDataset):
                         label = v.decode("utf-8")
                     except UnicodeDecodeError:
                         label = ""  # counted as an empty label: nothing usable to train on
-                    if self.sample_filter.accept_label(label, lambda i=idx: f"{self.where} sample {i} (label-{i:09d})"):
+                    if self.sample_filter.accept_label(label, functools.partial(self._label_where, idx)):
                         keep.append(idx)
             missing = np.flatnonzero(~seen[1:]) + 1
             if len(missing):
@@ -183,13 +188,16 @@ class LmdbDataset(LabeledDataset):
                     self.sample_filter.counts.add("missing_sample", len(missing) - 1)
         return np.asarray(keep, dtype=np.int64)
 
+    def _label_where(self, idx: int) -> str:
+        return f"{self.where} sample {idx} (label-{idx:09d})"
+
     def __len__(self) -> int:
         return len(self._indices)
 
     def sample_name(self, j: int) -> str:
         return f"{self.root}/{image_key(int(self._indices[j])).decode()}"
 
-    def _txn(self) -> lmdb.Transaction:
+    def _txn(self) -> lmdb.Transaction[bytes]:
         # One handle per process (DataLoader workers get their own after fork), see lmdb_io.
         return shared_readonly_env(self.root).begin(buffers=False)
 
@@ -297,9 +305,15 @@ class ImageFolderDataset(Dataset):
         return (self.transform(img) if self.transform is not None else img), path
 
 
+# What `build_labeled_dataset` returns: one labelled dataset, or several concatenated.
+LabeledData: TypeAlias = LabeledDataset | ConcatDataset[Any]
+
+
 def _as_dir_list(dirs: str | Path | Sequence[str | Path] | None) -> list[str]:
-    if dirs is None or isinstance(dirs, str | Path):
-        dirs = [] if is_unset(None if dirs is None else str(dirs)) else [dirs]
+    if dirs is None:
+        return []
+    if isinstance(dirs, str | Path):
+        dirs = [dirs]
     return [str(d) for d in dirs if not is_unset(str(d))]
 
 
@@ -313,10 +327,10 @@ def build_labeled_dataset(
     key: str = "dataset.train_dataset_dir",
     gt_key: str = "dataset.train_gt_file",
     on_corrupt: OnCorrupt = "replace",
-) -> Dataset:
+) -> LabeledData:
     """LMDB(s) when `gt_file` is unset, else raw images + gt (which needs exactly one folder).
 
-    Every folder is used (reference bug #5: the reference silently used only the first). A folder
+    Every folder is used (the reference silently used only the first). A folder
     may hold data.mdb directly or hold several LMDB sub-folders. The filter's counts are shared by
     all parts, and a result with no usable sample is an error.
     """
@@ -326,7 +340,7 @@ def build_labeled_dataset(
     for d in folders:
         if not Path(d).exists():
             raise DataError(f"{key}: {d} does not exist")
-    parts: list[Dataset] = []
+    parts: list[LabeledDataset] = []
     if not is_unset(None if gt_file is None else str(gt_file)):
         if len(folders) != 1:
             raise DataError(f"{gt_key} is set, so {key} must name exactly one image folder (it names {len(folders)})")
@@ -346,8 +360,8 @@ def build_labeled_dataset(
             parts.extend(
                 LmdbDataset(ld, transform, input_channel, sample_filter, on_corrupt, key=key) for ld in lmdb_dirs
             )
-    dataset: Dataset = parts[0] if len(parts) == 1 else ConcatDataset(parts)
-    if len(dataset) == 0:  # type: ignore[arg-type]
+    dataset: LabeledData = parts[0] if len(parts) == 1 else ConcatDataset(parts)
+    if len(dataset) == 0:
         stats = {k: v for k, v in sample_filter.stats().items() if v}
         first = f"; first: {sample_filter.first_rejection}" if sample_filter.first_rejection else ""
         raise DataError(f"{key}: no usable samples in {', '.join(folders)} (skipped: {stats}{first})")

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Sample validation: skip-and-count bad samples (reference bug #3), or fail fast in strict mode.
+"""Sample validation: skip-and-count bad samples (the reference crashed or dropped them silently), or fail
+fast in strict mode.
 
 Counters live in shared memory so the counts made inside DataLoader worker processes (corrupt images
 are only found when decoded) reach the main process, which writes them to status.json.

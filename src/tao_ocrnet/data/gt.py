@@ -2,7 +2,7 @@
 """The ground-truth (gt) file parser shared by dataset_convert, raw+gt datasets and deploy evaluate.
 
 One line per sample: ``relative/path<TAB>label``. The reference splits on TAB in convert but on any
-whitespace elsewhere, and BOMs occur in the wild (reference bug #4), so the single rule here is:
+whitespace elsewhere, and BOMs occur in the wild (the reference choked on both), so the single rule here is:
 strip a leading BOM; strip the line; split at the first TAB, else at the first run of whitespace.
 Blank lines are ignored. A line without a label (or not valid UTF-8) is reported as a bad line with
 its 1-based line number; it never stops the parse.

@@ -105,8 +105,8 @@ def preprocess(
 def list_images(directory: str | Path, recursive: bool = True, key: str = "image folder") -> list[Path]:
     """Image files (.jpg/.jpeg/.png/.bmp, any case) under `directory`, sorted by relative path.
 
-    Sorted so inference output order is reproducible (reference quirk #27). Symlinked folders are
-    followed once (a loop cannot recurse forever).
+    Sorted so inference output order is reproducible (the reference listed folders in file-system order).
+    Symlinked folders are followed once (a loop cannot recurse forever).
     """
     root = Path(directory)
     if not root.is_dir():

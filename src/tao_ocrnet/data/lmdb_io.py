@@ -74,9 +74,9 @@ def shared_readonly_env(path: str | Path) -> lmdb.Environment:
     key = (real, os.stat(os.path.join(real, DATA_FILE)).st_ino)
     with _envs_lock:
         if _envs_pid != os.getpid():
-            for env in _envs.values():
+            for inherited in _envs.values():
                 with contextlib.suppress(lmdb.Error):
-                    env.close()
+                    inherited.close()
             _envs.clear()
             _envs_pid = os.getpid()
         env = _envs.get(key)

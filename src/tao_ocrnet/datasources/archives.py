@@ -29,6 +29,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from tao_ocrnet.atomic import file_lock
 from tao_ocrnet.errors import DataError
@@ -42,6 +43,8 @@ MARKER = ".extracted"
 MAX_RATIO = 200.0
 RATIO_FLOOR_BYTES = 256 << 20
 _CHUNK = 1 << 20
+
+Opened = tarfile.TarFile | zipfile.ZipFile
 
 
 class ArchiveError(DataError):
@@ -67,7 +70,7 @@ class Member:
     kind: str  # file | dir | symlink | hardlink
     size: int = 0
     target: str = ""  # link target (symlink: as stored; hardlink: normalised member path)
-    ref: object = None  # the TarInfo / ZipInfo
+    ref: tarfile.TarInfo | zipfile.ZipInfo | None = None
 
 
 def _parts(name: str, archive: Path) -> tuple[str, ...]:
@@ -155,7 +158,7 @@ def _inside(root: Path, path: Path) -> bool:
     return os.path.commonpath([real_root, os.path.realpath(path)]) == real_root
 
 
-def _copy_stream(src, dest: Path, size: int) -> None:
+def _copy_stream(src: IO[bytes], dest: Path, size: int) -> None:
     written = 0
     with open(dest, "xb") as out:
         while chunk := src.read(_CHUNK):
@@ -165,7 +168,7 @@ def _copy_stream(src, dest: Path, size: int) -> None:
             out.write(chunk)
 
 
-def _write_members(opened, members: list[Member], root: Path, archive: Path) -> None:
+def _write_members(opened: Opened, members: list[Member], root: Path, archive: Path) -> None:
     for m in members:
         if not m.parts:
             continue
@@ -184,7 +187,11 @@ def _write_members(opened, members: list[Member], root: Path, archive: Path) -> 
                 raise ArchiveError(f"{archive}: hard link `{'/'.join(m.parts)}` names a file outside the archive")
             shutil.copyfile(source, target)
         else:
-            src = opened.extractfile(m.ref) if isinstance(opened, tarfile.TarFile) else opened.open(m.ref)
+            src: IO[bytes] | None = None
+            if isinstance(opened, tarfile.TarFile) and isinstance(m.ref, tarfile.TarInfo):
+                src = opened.extractfile(m.ref)
+            elif isinstance(opened, zipfile.ZipFile) and isinstance(m.ref, zipfile.ZipInfo):
+                src = opened.open(m.ref)
             if src is None:
                 raise ArchiveError(f"{archive}: member `{'/'.join(m.parts)}` cannot be read")
             with src:
@@ -195,16 +202,17 @@ _READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zlib.error, gzip.BadGzipFi
 
 
 @contextlib.contextmanager
-def _open(archive: Path) -> Iterator[tuple[object, list[Member]]]:
+def _open(archive: Path) -> Iterator[tuple[Opened, list[Member]]]:
     """The opened archive and its checked member list; errors while listing mean a corrupt archive."""
     with contextlib.ExitStack() as stack:
         try:
+            opened: Opened
             if archive.name.lower().endswith(".zip"):
-                opened: object = stack.enter_context(zipfile.ZipFile(archive))
-                members = _zip_members(opened, archive)  # type: ignore[arg-type]
+                zf = stack.enter_context(zipfile.ZipFile(archive))
+                opened, members = zf, _zip_members(zf, archive)
             else:
-                opened = stack.enter_context(tarfile.open(archive, "r:*"))
-                members = _tar_members(opened, archive)  # type: ignore[arg-type]
+                tf = stack.enter_context(tarfile.open(archive, "r:*"))
+                opened, members = tf, _tar_members(tf, archive)
         except ArchiveError:
             raise
         except (*_READ_ERRORS, OSError) as exc:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -61,6 +61,16 @@ class DataRoots:
             "calibration_dataset": self.calibration_dataset,
             "inference_dataset": self.inference_dataset,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DataRoots:
+        """Inverse of `to_dict` (records and stored study configurations keep roots that way)."""
+        return cls(
+            train_datasets=tuple(data.get("train_datasets") or ()),
+            eval_dataset=data.get("eval_dataset"),
+            calibration_dataset=data.get("calibration_dataset"),
+            inference_dataset=data.get("inference_dataset"),
+        )
 
 
 @dataclass(frozen=True)
@@ -120,10 +130,18 @@ class _JobRoot:
 
 
 class InputResolver:
-    def __init__(self, roots: DataRoots, cache_root: Path, lookup_job: Callable[[str], dict[str, Any]]) -> None:
+    """Resolves data-source rules against the given roots.
+
+    `lookup_dataset_job(job_id, uri)` returns the record of the COMPLETE dataset_convert job a `job:` root names
+    (the jobs layer owns records and states), or raises UserError saying why that job cannot be used.
+    """
+
+    def __init__(
+        self, roots: DataRoots, cache_root: Path, lookup_dataset_job: Callable[[str, str], dict[str, Any]]
+    ) -> None:
         self.roots = roots
         self.cache_root = cache_root
-        self.lookup_job = lookup_job
+        self.lookup_dataset_job = lookup_dataset_job
         self._opened: dict[str, Root] = {}
         self._jobs: dict[str, _JobRoot] = {}
         self.credentials: set[str] = set()
@@ -146,20 +164,7 @@ class InputResolver:
 
     def _job_root(self, job_id: str, uri: str) -> _JobRoot:
         if job_id not in self._jobs:
-            from tao_ocrnet.jobs.record import COMPLETE, state_of
-
-            record = self.lookup_job(job_id)
-            if record["action"] != "dataset_convert":
-                raise UserError(
-                    f"`{uri}`: job `{job_id}` is a {record['action']} job; a job: dataset root must be a "
-                    "dataset_convert job"
-                )
-            if state_of(record) != COMPLETE:
-                raise UserError(
-                    f"`{uri}`: dataset_convert job `{job_id}` is {state_of(record)}, not COMPLETE; wait for it "
-                    f"(ocrnet jobs status {job_id})"
-                )
-            self._jobs[job_id] = _JobRoot(record, self.cache_root)
+            self._jobs[job_id] = _JobRoot(self.lookup_dataset_job(job_id, uri), self.cache_root)
         return self._jobs[job_id]
 
     def _plain_root(self, uri: str) -> Root:

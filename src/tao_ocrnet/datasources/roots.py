@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlparse
 
+from tao_ocrnet.datasources.s3 import S3Bucket
 from tao_ocrnet.errors import DataError
 
 JOB_SCHEME = "job:"
@@ -104,8 +105,6 @@ class LocalRoot:
 
 class S3Root:
     def __init__(self, parsed: ParsedUri, cache_root: Path) -> None:
-        from tao_ocrnet.datasources.s3 import S3Bucket
-
         self.uri = parsed.text
         self.prefix = parsed.prefix
         self.cache_root = cache_root

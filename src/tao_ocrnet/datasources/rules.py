@@ -2,7 +2,7 @@
 """Data-source rules: how a job's dataset roots become spec values (skill_info `data_sources`).
 
 A rule keeps the skill-bank shape `{source, path, runtime?, list?}` that existing consumers parse, and
-adds two keys for what that shape could not say (contract §11 #8):
+adds two keys for what that shape could not say (the reference's table said LMDB, its YAML raw + gt):
 
 - `lmdb_from: job:dataset_convert.<split>`: the preferred value is the LMDB folder written by this run's
   dataset_convert job on that split; `source`/`path` are that job's input and the raw-image alternative.

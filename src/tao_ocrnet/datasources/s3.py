@@ -25,9 +25,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
 from tao_ocrnet.atomic import file_lock
 from tao_ocrnet.errors import DataError
 
+# boto3 and botocore's client config are imported inside the functions that make a client: they take about
+# 0.3 s to load, which job submission with local roots (and every job list/status) does not pay.
 log = logging.getLogger(__name__)
 
 LEGACY_NAMES = {
@@ -110,8 +114,6 @@ def _where(settings: Settings) -> str:
 
 def describe_error(exc: Exception, uri: str, settings: Settings) -> DataError:
     """A botocore failure as one actionable line (credential names only, never values)."""
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
-
     names = ", ".join(settings.names) or "no AWS variables set"
     if isinstance(exc, NoCredentialsError):
         return DataError(
@@ -166,8 +168,6 @@ class S3Bucket:
 
     def head(self, key: str) -> ObjectInfo | None:
         """The object's identity, or None when the bucket exists but the key does not."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         uri = f"s3://{self.bucket}/{key}"
         try:
             meta = client(self.settings).head_object(Bucket=self.bucket, Key=key)
@@ -182,8 +182,6 @@ class S3Bucket:
         return ObjectInfo(self.bucket, key, etag, int(meta.get("ContentLength", 0)), self.settings.endpoint or "aws")
 
     def _check_bucket(self) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         if self._bucket_checked:
             return
         try:
@@ -203,7 +201,6 @@ class S3Bucket:
     def fetch(self, info: ObjectInfo, cache_root: Path) -> Path:
         """The object as a local file in the cache, downloaded once per identity."""
         from boto3.s3.transfer import TransferConfig
-        from botocore.exceptions import BotoCoreError, ClientError
 
         digest = hashlib.sha256(info.identity.encode()).hexdigest()[:24]
         folder = cache_root / "objects" / digest

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """ONNX export with the reference contract, checked before it is published.
 
-Contract (ocrnet-reference §6): input `input` float32 [batch, C, H, W] (dynamic batch only);
-outputs `output_id` int32 [batch, T] and `output_prob` float32 [batch, T]; softmax and max inside
+The reference's ONNX contract, which deploy consumers rely on: input `input` float32 [batch, C, H, W]
+(dynamic batch only); outputs `output_id` int32 [batch, T] and `output_prob` float32 [batch, T]; softmax and max inside
 the graph; opset 17; TorchScript exporter. The file is written to a temporary path, checked with
 `onnx.checker`, scanned for custom / fall-through ops, and run in plain ONNX Runtime against
 PyTorch on sample inputs; only then is it renamed into place, together with its sidecar.
@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import torch
 
 from tao_ocrnet.atomic import staged
+from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.deploy.files import output_folder, refuse_existing
 from tao_ocrnet.errors import ModelFileError
-from tao_ocrnet.model.arch import ModelArch
 from tao_ocrnet.model.ocrnet import ExportWrapper, OCRNet
+from tao_ocrnet.runtime.ort_backend import open_session
 from tao_ocrnet.runtime.sidecar import INPUT_NAME, OUTPUT_NAMES, Sidecar, sidecar_path
 
 log = logging.getLogger(__name__)
@@ -64,8 +66,6 @@ def trace_to_onnx(model: OCRNet, arch: ModelArch, path: Path, device: str = "cpu
 
 def check_graph(path: Path) -> None:
     """onnx.checker plus the "plain ONNX Runtime" rule: standard-domain ops only."""
-    import onnx
-
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except onnx.checker.ValidationError as exc:
@@ -90,8 +90,6 @@ def check_parity(path: Path, model: OCRNet, arch: ModelArch) -> float:
     Raises ModelFileError unless `output_id` is identical (dtype int32, shape [B, T]) and
     `output_prob` agrees within PROB_TOLERANCE.
     """
-    from tao_ocrnet.runtime.ort_backend import open_session
-
     images = sample_images(arch, _PARITY_BATCH, seed=1)
     session = open_session(path, "export.onnx_file")
     ids, probs = session.run(list(OUTPUT_NAMES), {INPUT_NAME: images.numpy()})

@@ -2,16 +2,16 @@
 """Structured channel pruning of the convolutions, with torch-pruning's dependency graph.
 
 torch-pruning finds the coupled groups (conv -> BN -> next conv input, residual adds, the TPS
-localisation conv -> Linear); each group is scored and pruned once (reference bug #7: `amount`
-compounded over residual groups). Protected, for CTC and Attn alike (bug #9): the sequence model,
-the heads, the last backbone conv (its width is the BiLSTM input) and the TPS `localization_fc2`.
+localisation conv -> Linear); each group is scored and pruned once (the reference compounded
+`amount` over residual groups). Protected, for CTC and Attn alike (the reference pruned the Attn head): the
+sequence model, the heads, the last backbone conv (its width is the BiLSTM input) and the TPS `localization_fc2`.
 
-Scores: each conv's filter Lp norms (`raw_prune_score` L1 or L2, also in hybrid mode: bug #8)
-are normalised per conv, and a coupled group takes the element-wise max over its convs.
+Scores: each conv's filter Lp norms (`raw_prune_score` L1 or L2, also in hybrid mode, which the reference
+ignored) are normalised per conv, and a coupled group takes the element-wise max over its convs.
 
 * `amount`: every group keeps ceil((1 - amount) * C) channels (rounded up to `granularity`).
-* `threshold`: norms / max norm; a group keeps the channels scoring above `threshold` (bug #6:
-  the reference crashed), rounded up to `granularity`.
+* `threshold`: norms / max norm; a group keeps the channels scoring above `threshold` (the
+  reference crashed), rounded up to `granularity`.
 * `experimental_hybrid`: each conv's sorted norms are divided by the sum of the norms not yet
   passed; one global threshold at the `amount` quantile of all scores decides every group.
 
@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch_pruning as tp
 from torch import nn
 
+from tao_ocrnet.config.arch import ModelArch
+from tao_ocrnet.config.backbones import PRUNABLE_BACKBONES
 from tao_ocrnet.errors import ModelFileError
-from tao_ocrnet.model.arch import ModelArch
 from tao_ocrnet.model.ocrnet import OCRNet, build_model
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,6 @@ PROTECTED = (
     "FeatureExtraction.ConvNet.conv4_2",
     "Transformation.LocalizationNetwork.localization_fc2",
 )
-PRUNABLE_BACKBONES = ("ResNet", "ResNet2X")
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,6 @@ def count_macs_params(model: nn.Module, arch: ModelArch) -> tuple[int, int]:
 
 def _conv_norms(group: Any, channels: int, p: int, hybrid: bool) -> torch.Tensor:
     """Group score per root channel: per-conv normalised filter norms, element-wise max over the convs."""
-    import torch_pruning as tp
-
     score = torch.zeros(channels)
     for i, (dep, idxs) in enumerate(group):
         layer = dep.layer
@@ -188,8 +187,6 @@ def _protected_modules(model: OCRNet) -> list[nn.Module]:
 
 def prune_model(model: OCRNet, arch: ModelArch, settings: PruneSettings) -> tuple[OCRNet, PruneReport]:
     """Prune `model` in place; return a model rebuilt from (arch, pruned state_dict) and the report."""
-    import torch_pruning as tp
-
     if arch.backbone not in PRUNABLE_BACKBONES:
         raise ModelFileError(
             f"`prune.checkpoint`: pruning supports the {' and '.join(PRUNABLE_BACKBONES)} backbones; "

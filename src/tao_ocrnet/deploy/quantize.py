@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import logging
 import math
@@ -23,9 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
+import torch
+from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
 from torch import nn
 
 from tao_ocrnet.errors import SpecError
+from tao_ocrnet.model.quantized import apply_torchao, import_modelopt
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +132,6 @@ def module_plan(
 # ---------------------------------------------------------------------------- torchao
 def quantize_torchao(model: nn.Module, cfg: Any, device: str) -> tuple[nn.Module, dict[str, Any]]:
     """Weight-only quantization of the Linear layers (in place). Returns (model, file `quantization` entry)."""
-    from tao_ocrnet.model.quantized import apply_torchao
-
     linears = [(n, type(m).__name__) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
     plan = module_plan(linears, cfg.layers, cfg.skip_names)
     if any(d.startswith("fp8") for d in plan.values()) and not device.startswith("cuda"):
@@ -164,8 +168,6 @@ def _node_module(node_name: str) -> str:
 
 def excluded_nodes(onnx_path: Path, op_types: Sequence[str], cfg: Any) -> list[str]:
     """Nodes whose module is skipped by `skip_names` or a `native` rule."""
-    import onnx
-
     graph = onnx.load(str(onnx_path), load_external_data=False).graph
     named = [(n.name, _node_module(n.name), n.op_type) for n in graph.node if n.op_type in op_types]
     keep = module_plan([(module, op) for _, module, op in named], cfg.layers, cfg.skip_names)
@@ -174,9 +176,6 @@ def excluded_nodes(onnx_path: Path, op_types: Sequence[str], cfg: Any) -> list[s
 
 def quantize_onnxruntime(float_onnx: Path, out: Path, batches: Iterator[np.ndarray], cfg: Any) -> dict[str, Any]:
     """Static QDQ INT8 of `float_onnx` into `out` (a temporary path the caller publishes)."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     kw = {**ORT_KWARGS, **cfg.backend_kwargs}
     op_types = list(kw["op_types"])
     with tempfile.TemporaryDirectory(prefix="ocrnet-quant-", dir=out.parent) as tmp:
@@ -219,12 +218,6 @@ def quantize_modelopt_pytorch(
     model: nn.Module, cfg: Any, batches: Iterator[np.ndarray]
 ) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
     """ModelOpt INT8 PTQ (LSTMs left in float, as the reference). Returns (model, entry, extra file keys)."""
-    import copy
-
-    import torch
-
-    from tao_ocrnet.model.quantized import import_modelopt
-
     mto, mtq = import_modelopt()
     config = copy.deepcopy(mtq.INT8_DEFAULT_CFG)
     config["quant_cfg"]["*rnn*"] = {"enable": False}
@@ -242,10 +235,8 @@ def quantize_modelopt_pytorch(
 
 
 def quantize_modelopt_onnx(float_onnx: Path, out: Path, batches: Iterator[np.ndarray], cfg: Any) -> dict[str, Any]:
-    from tao_ocrnet.model.quantized import import_modelopt
-
     import_modelopt()  # a clear error when it is missing
-    from modelopt.onnx.quantization import quantize as modelopt_onnx_quantize
+    from modelopt.onnx.quantization import quantize as modelopt_onnx_quantize  # optional: nvidia-modelopt
 
     data = np.concatenate(list(batches), 0)
     method = {"minmax": "max", "max": "max", "entropy": "entropy"}.get(cfg.algorithm, cfg.algorithm)

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Build a TensorRT engine from an `EnginePlan` (needs the tensorrt package and a CUDA GPU).
 
-Only imported by gen_trt_engine after `require_tensorrt()` succeeded. Device buffers for INT8
-calibration are torch CUDA tensors, so no pycuda / cuda-python dependency is needed.
+gen_trt_engine passes in the tensorrt module once `require_tensorrt()` succeeded, so importing this
+module needs no TensorRT. Device buffers for INT8 calibration are torch CUDA tensors, so no pycuda /
+cuda-python dependency is needed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from tao_ocrnet.atomic import staged, write_bytes_atomic
 from tao_ocrnet.deploy.calibration import read_cache
@@ -25,9 +27,8 @@ log = logging.getLogger(__name__)
 
 def _calibrator(trt: Any, batches: Iterator[np.ndarray] | None, batch_size: int, cache: Path) -> Any:
     """An IInt8EntropyCalibrator2 reading our batches; the cache is written atomically."""
-    import torch
 
-    class Calibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[misc, name-defined]
+    class Calibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self) -> None:
             super().__init__()
             self.device_batch: torch.Tensor | None = None

@@ -2,9 +2,9 @@
 """gen_trt_engine: plan (pure, tested on CPU) and build (needs tensorrt and a GPU) a TensorRT engine.
 
 Planning turns the spec into an `EnginePlan`: explicit-batch optimisation profile, workspace in
-MiB (reference bug #23: it was GiB), per-layer precisions, the INT8 calibration source (an existing
-cache is reused without reading images) and the output paths. `tensorrt` is imported only by
-`require_tensorrt` and `build_engine`.
+MiB (the reference read it as GiB), per-layer precisions, the INT8 calibration source (an existing
+cache is reused without reading images) and the output paths. Only the build needs `tensorrt`
+(`deploy.trt_build.build_engine`, given the module `runtime.trt_backend.require_tensorrt` found).
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import onnx
+
 from tao_ocrnet.deploy.calibration import CalibrationPlan, plan_calibration, read_cache
-from tao_ocrnet.errors import DependencyError, ModelFileError, SpecError
+from tao_ocrnet.errors import ModelFileError, SpecError
 from tao_ocrnet.runtime.sidecar import INPUT_NAME, Sidecar
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,7 @@ def engine_profile(cfg: Any, onnx_batch: int | None) -> Profile:
     """The optimisation profile. `batch_size` > 0 pins min = opt = max; -1 uses min/opt/max_batch_size.
 
     An ONNX file with a fixed batch allows only that batch; asking for another is an error, not a
-    silent override (reference bug #23).
+    silent override, as the reference made.
     """
     t = cfg.tensorrt
     profile = Profile(cfg.batch_size, cfg.batch_size, cfg.batch_size) if cfg.batch_size > 0 else None
@@ -113,8 +115,6 @@ def default_cache_path(engine_file: Path) -> Path:
 
 def onnx_batch_dim(path: Path) -> int | None:
     """The ONNX input's batch dimension: None when dynamic."""
-    import onnx
-
     try:
         graph = onnx.load(str(path), load_external_data=False).graph
     except Exception as exc:  # protobuf raises DecodeError and others for non-ONNX files
@@ -168,22 +168,3 @@ def plan_engine(spec: Any, results_dir: Path, sidecar: Sidecar, onnx_file: Path)
         else:
             log.info("INT8: reusing calibration cache %s (no images are read)", plan.cache_file)
     return plan
-
-
-def require_tensorrt() -> Any:
-    """The tensorrt module, or DependencyError saying what is missing (package and/or GPU)."""
-    import torch
-
-    try:
-        import tensorrt as trt
-    except ImportError:
-        trt = None
-    gpu = torch.cuda.is_available()
-    if trt is None or not gpu:
-        missing = [what for what, ok in (("the `tensorrt` package", trt is not None), ("an NVIDIA GPU", gpu)) if not ok]
-        raise DependencyError(
-            f"TensorRT needs {' and '.join(missing)}, which this machine does not have; build and run engines on "
-            "a GPU machine (pip install 'tao-ocrnet[tensorrt]'), or run the .onnx file with ONNX Runtime "
-            "(ocrnet deploy evaluate/inference with evaluate.trt_engine / inference.trt_engine = the .onnx)"
-        )
-    return trt

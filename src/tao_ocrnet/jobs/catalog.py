@@ -9,15 +9,13 @@ installed CLI gains later (export, prune, ...) becomes runnable without a change
 
 from __future__ import annotations
 
-import difflib
 import shlex
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from tao_ocrnet.config.actions import ALL_ACTIONS
+from tao_ocrnet.config.actions import ALL_ACTIONS, pick_action
 from tao_ocrnet.datasources.rules import Rule
-from tao_ocrnet.errors import UserError
 
 DEPLOY_JOB_NAMES = {"evaluate": "trt_evaluate", "inference": "trt_inference"}
 
@@ -54,6 +52,7 @@ def _rules(data: dict[str, Any]) -> dict[str, Rule]:
 
 @cache
 def job_actions() -> dict[str, JobAction]:
+    # skill_info loads pydantic; this module is imported by JobService, which `ocrnet jobs list|status` use.
     from tao_ocrnet.jobs import skill_info as md
 
     info, deploy = md.skill_info(), md.deploy_skill_info()
@@ -80,28 +79,4 @@ def job_actions() -> dict[str, JobAction]:
 
 
 def job_action(name: str) -> JobAction:
-    actions = job_actions()
-    try:
-        return actions[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, actions, n=1)
-        hint = f" Did you mean `{close[0]}`?" if close else ""
-        raise UserError(f"unknown action `{name}`; choose one of: {', '.join(actions)}.{hint}") from None
-
-
-def command_available(action: JobAction) -> bool:
-    """Whether the installed `ocrnet` CLI has the action's command (e.g. `ocrnet export`)."""
-    import argparse
-
-    from tao_ocrnet import cli
-
-    words = action.cli_words
-    if len(words) == 1 and words[0] in cli.SPEC_ACTIONS:
-        return True  # the fast path: no parser needed
-    parser: argparse.ArgumentParser = cli.build_parser()
-    for word in words:
-        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
-        if sub is None or word not in sub.choices:
-            return False
-        parser = sub.choices[word]
-    return True
+    return pick_action(job_actions(), name)

@@ -11,8 +11,13 @@ import json
 import sys
 from typing import Any
 
+from tao_ocrnet.datasources.resolver import DataRoots
+from tao_ocrnet.jobs.record import COMPLETE, state_of
+from tao_ocrnet.jobs.request import JobRequest
+from tao_ocrnet.jobs.service import DEFAULT_GRACE, JobService
 
-def add_parser(sub: Any) -> None:
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     jobs = sub.add_parser("jobs", help="submit detached jobs and track them (records under $OCRNET_HOME)")
     jsub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="JOBS_COMMAND")
 
@@ -76,20 +81,12 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=_results)
 
 
-def _service() -> Any:
-    from tao_ocrnet.jobs.service import JobService
-
-    return JobService()
-
-
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from tao_ocrnet.datasources.resolver import DataRoots
-    from tao_ocrnet.jobs.record import COMPLETE
-    from tao_ocrnet.jobs.resolve import JobRequest
+    from tao_ocrnet.config.loader import parse_overrides  # pydantic: kept off `ocrnet jobs list|status`
 
     request = JobRequest(
         action=args.action,
@@ -104,9 +101,9 @@ def _submit(args: argparse.Namespace) -> int:
         checkpoint_epoch=args.checkpoint_epoch,
         checkpoint_step=args.checkpoint_step,
         key_env=args.key_env,
-        overrides=tuple(args.overrides),
+        overrides=parse_overrides(args.overrides),
     )
-    service = _service()
+    service = JobService()
     submitted = service.submit(request, dry_run=args.dry_run)
     for note in submitted.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -114,20 +111,21 @@ def _submit(args: argparse.Namespace) -> int:
         sys.stdout.write(submitted.spec_yaml)
         return 0
     record = submitted.record
+    assert record is not None  # only a dry run has no record
     if not args.wait:
         _print_json({
-            "job_id": submitted.job_id, "state": record["transitions"][-1]["state"],
+            "job_id": submitted.job_id, "state": state_of(record),
             "results_dir": record["results_dir"], "job_dir": record["job_dir"],
         })  # fmt: skip
         return 0
     print(f"submitted {submitted.job_id}; waiting", file=sys.stderr)
     final = service.wait(submitted.job_id, timeout=args.timeout)
     _print_json(service.view(final))
-    return 0 if final["transitions"][-1]["state"] == COMPLETE else 1
+    return 0 if state_of(final) == COMPLETE else 1
 
 
 def _list(args: argparse.Namespace) -> int:
-    service = _service()
+    service = JobService()
     records = service.list(action=args.action, state=args.state)
     if args.limit > 0:
         records = records[: args.limit]
@@ -140,8 +138,8 @@ def _list(args: argparse.Namespace) -> int:
         kpis = record.get("kpis") or {}
         shown = ", ".join(f"{k}={v:.4g}" for k, v in list(kpis.items())[:3])
         submitted = record["submitted_at"][:19].replace("T", " ")
-        state = record["transitions"][-1]["state"]
-        rows.append((record["id"], record["action"], state, submitted, record.get("parent_job") or "-", shown))
+        parent = record.get("parent_job") or "-"
+        rows.append((record["id"], record["action"], state_of(record), submitted, parent, shown))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     sys.stdout.write("\n".join(lines) + "\n")
@@ -149,28 +147,26 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    service = _service()
+    service = JobService()
     record = service.get(args.job_id)
     _print_json(record if args.record else service.view(record))
     return 0
 
 
 def _logs(args: argparse.Namespace) -> int:
-    for text in _service().logs(args.job_id, tail=args.tail, follow=args.follow):
+    for text in JobService().logs(args.job_id, tail=args.tail, follow=args.follow):
         sys.stdout.write(text)
         sys.stdout.flush()
     return 0
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    from tao_ocrnet.jobs.service import DEFAULT_GRACE
-
-    service = _service()
+    service = JobService()
     record = service.cancel(args.job_id, grace=DEFAULT_GRACE if args.grace is None else args.grace)
     _print_json(service.view(record))
     return 0
 
 
 def _results(args: argparse.Namespace) -> int:
-    _print_json(_service().results(args.job_id))
+    _print_json(JobService().results(args.job_id))
     return 0

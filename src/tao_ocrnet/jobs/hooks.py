@@ -10,7 +10,7 @@ from tao_ocrnet.jobs.platforms.base import Observation, exit_observation
 from tao_ocrnet.jobs.record import TERMINAL, UNKNOWN, state_of
 from tao_ocrnet.jobs.runstate import read_exit
 from tao_ocrnet.jobs.store import JobStore, TerminalStateError
-from tao_ocrnet.results import kpis
+from tao_ocrnet.results.status import summarize
 
 
 def task_dir_of(record: dict[str, Any]) -> Path:
@@ -25,7 +25,7 @@ def apply_observation(store: JobStore, record: dict[str, Any], obs: Observation,
     if obs.state in TERMINAL:
         fields = {
             "exit_code": obs.exit_code,
-            "kpis": kpis.summarize(task_dir_of(record))["kpis"],
+            "kpis": summarize(task_dir_of(record))["kpis"],
             "err_class": obs.err_class,
         }
     try:

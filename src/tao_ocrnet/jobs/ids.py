@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Job ids: `ocrnet-<action>-<6 hex>` (contract §8: `<network_arch>-<action>-<6 hex>`)."""
+"""Job ids: `ocrnet-<action>-<6 hex>` (the skill bank's `<network_arch>-<action>-<6 hex>` shape)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The job record (contract §8): fields, the status vocabulary and its JSON Schema.
+"""The job record in the skill bank's shape: fields, the status vocabulary and its JSON Schema.
 
 A record is plain JSON. Its state is the last transition's; transitions are only ever appended, and once a
 terminal state (COMPLETE, ERROR, CANCELED) is written nothing changes any more.
@@ -16,7 +16,7 @@ PENDING, RUNNING, COMPLETE, ERROR, CANCELED, UNKNOWN = "PENDING", "RUNNING", "CO
 STATES = (PENDING, RUNNING, COMPLETE, ERROR, CANCELED, UNKNOWN)
 TERMINAL = frozenset({COMPLETE, ERROR, CANCELED})
 
-# Inbound platform words -> our vocabulary (contract §8).
+# Inbound platform words (local, Slurm, Kubernetes) -> the skill bank's state vocabulary.
 SYNONYMS: dict[str, str] = {
     **dict.fromkeys(("complete", "completed", "success", "succeeded"), COMPLETE),
     **dict.fromkeys(("error", "failed", "failure"), ERROR),
@@ -43,8 +43,13 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def last_transition(record: dict[str, Any]) -> dict[str, Any]:
+    """The newest transition: it holds the record's state, last message and their time (`ts`)."""
+    return record["transitions"][-1]
+
+
 def state_of(record: dict[str, Any]) -> str:
-    return record["transitions"][-1]["state"]
+    return last_transition(record)["state"]
 
 
 def is_terminal(record: dict[str, Any]) -> bool:
@@ -84,7 +89,7 @@ def new_record(
         "image": None,  # the local platform runs the installed package, not a container
         "results_dir": results_dir,
         "job_dir": job_dir,
-        "storage_tier": "A",  # a pre-mounted results root (contract §9)
+        "storage_tier": "A",  # the bank's tier A: a results root mounted before the job starts
         "upload_excludes": ["inputs/"],
         "submitted_at": now(),
         "transitions": [transition(PENDING, "record opened; not launched yet", "agent")],
@@ -160,7 +165,13 @@ RECORD_SCHEMA: dict[str, Any] = {
         "inputs": {"type": "object"},
         "outputs": {"type": "object", "properties": {"task_dir": {"type": "string"}}},
         "credentials": {"type": "array", "items": {"type": "string"}},
-        "runner": {"type": "object", "properties": {"path": {"type": "string"}, "sha256": {"type": "string"}}},
+        "runner": {
+            "type": "object",
+            "properties": {
+                "path": {"type": "string"}, "sha256": {"type": "string"}, "from": {"type": "string"},
+                "module": {"type": "string"}, "module_sha256": {"type": "string"},
+            },
+        },
         "python": {"type": "string"},
         "notes": {"type": "array", "items": {"type": "string"}},
     },

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Secrets never reach a record or a log: mask secret-named keys and credential-shaped values.
 
-Credentials travel by environment variable NAME only (contract §10); this is the safety net for anything a
+Credentials travel by environment variable NAME only, never by value; this is the safety net for anything a
 user typed into an override or a spec.
 """
 

@@ -8,36 +8,26 @@ job's `spec.yaml` (returned as text by a dry run).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tao_ocrnet.config.loader import apply_overrides, parse_override, validate_tree
+from tao_ocrnet.config.loader import apply_overrides, validate_tree
 from tao_ocrnet.config.shorthand import shorthand_for
 from tao_ocrnet.config.templates import template_dict
-from tao_ocrnet.datasources.resolver import OPTION, DataRoots, InputResolver
+from tao_ocrnet.datasources.resolver import OPTION, InputResolver
+from tao_ocrnet.datasources.rules import Rule
 from tao_ocrnet.errors import SpecError, UserError
 from tao_ocrnet.jobs.catalog import JobAction
+from tao_ocrnet.jobs.record import COMPLETE, state_of
 from tao_ocrnet.jobs.redact import is_secret_name
+from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.jobs.spec_params import ParamRequest, evaluate_params
-from tao_ocrnet.results.taskdir import task_dir
-
-
-@dataclass(frozen=True)
-class JobRequest:
-    """What a caller (CLI, MCP server, AutoML runner) asks for; everything else comes from skill_info."""
-
-    action: str
-    roots: DataRoots = field(default_factory=DataRoots)
-    parent_job: str | None = None
-    resume_from: str | None = None
-    checkpoint_epoch: int | None = None
-    checkpoint_step: int | None = None
-    key_env: str | None = None  # the NAME of the environment variable holding encryption_key
-    overrides: tuple[str, ...] = ()
+from tao_ocrnet.results.layout import task_dir
 
 
 @dataclass
@@ -56,12 +46,12 @@ class ResolvedJob:
     notes: list[str] = field(default_factory=list)
 
 
-def _user_keys(overrides: tuple[str, ...], deploy: bool) -> dict[str, Any]:
-    """Dotted key -> value of the user's overrides (aliases resolved; a key given twice differently raises)."""
+def _user_keys(overrides: Mapping[str, Any], deploy: bool) -> dict[str, Any]:
+    """Dotted key -> value of the user's overrides (aliases resolved; a shorthand and its key set differently
+    raise)."""
     aliases = shorthand_for(deploy)
-    pairs = [parse_override(text) for text in overrides]
-    apply_overrides({}, pairs, deploy)  # raises SpecError on conflicting duplicates
-    return {aliases.get(k, k): v for k, v in pairs}
+    apply_overrides({}, overrides, deploy)  # raises SpecError on conflicting duplicates
+    return {aliases.get(k, k): v for k, v in overrides.items()}
 
 
 def _absolute_paths(user: dict[str, Any], action: JobAction) -> dict[str, Any]:
@@ -98,7 +88,7 @@ def _check_user_keys(user: dict[str, Any], action: JobAction) -> None:
         raise SpecError(problems, "these overrides cannot be used in a job")
 
 
-def _hints(action: JobAction, rules: dict[str, Any]) -> dict[str, str]:
+def _hints(action: JobAction, rules: dict[str, Rule]) -> dict[str, str]:
     hints = {key: f"pass {OPTION[rule.source]} URI" for key, rule in rules.items()}
     for key, fn in action.params.items():
         if fn in ("parent_model", "pruned_model"):
@@ -124,6 +114,21 @@ def _lookup(lookup_job: Callable[[str], dict[str, Any]], option: str, job_id: st
         return lookup_job(job_id)
     except UserError as exc:
         raise UserError(f"{option} {job_id}: {exc}") from None
+
+
+def _dataset_job(lookup_job: Callable[[str], dict[str, Any]], job_id: str, uri: str) -> dict[str, Any]:
+    """The record of the COMPLETE dataset_convert job that the dataset root `uri` (`job:<id>`) names."""
+    record = lookup_job(job_id)
+    if record["action"] != "dataset_convert":
+        raise UserError(
+            f"`{uri}`: job `{job_id}` is a {record['action']} job; a job: dataset root must be a dataset_convert job"
+        )
+    if state_of(record) != COMPLETE:
+        raise UserError(
+            f"`{uri}`: dataset_convert job `{job_id}` is {state_of(record)}, not COMPLETE; wait for it "
+            f"(ocrnet jobs status {job_id})"
+        )
+    return record
 
 
 def _spec_yaml(job_id: str, action: str, spec: dict[str, Any]) -> str:
@@ -160,7 +165,7 @@ def resolve_job(
         for uri in (*request.roots.train_datasets, request.roots.eval_dataset or ""):
             if uri.startswith("job:"):
                 raise UserError(f"`{uri}`: dataset_convert reads raw images; a job: root is already an LMDB")
-    resolver = InputResolver(request.roots, cache_root, lookup_job)
+    resolver = InputResolver(request.roots, cache_root, partial(_dataset_job, lookup_job))
     inputs = resolver.resolve(rules, skip, action.name)
     tree = apply_overrides(tree, inputs.values.items(), deploy)
 

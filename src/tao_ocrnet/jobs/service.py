@@ -18,12 +18,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.jobs import paths
+from tao_ocrnet.jobs.catalog import job_action
 from tao_ocrnet.jobs.hooks import apply_observation, task_dir_of
-from tao_ocrnet.jobs.ids import check_job_id
+from tao_ocrnet.jobs.ids import check_job_id, new_job_id
 from tao_ocrnet.jobs.platforms.base import Launch, Observation, Platform, get_platform
 from tao_ocrnet.jobs.record import (
     CANCELED,
@@ -32,12 +33,18 @@ from tao_ocrnet.jobs.record import (
     RUNNING,
     TERMINAL,
     is_terminal,
+    last_transition,
     new_record,
     state_of,
 )
+from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.jobs.runstate import LOG_NAME, RUNNER_NAME, SPEC_NAME, write_launch
 from tao_ocrnet.jobs.store import JobStore, TerminalStateError
-from tao_ocrnet.results import kpis
+from tao_ocrnet.results.checkpoints import BEST_NAME
+from tao_ocrnet.results.status import summarize
+
+if TYPE_CHECKING:  # resolve loads the spec models (pydantic): imported at run time only by submit
+    from tao_ocrnet.jobs.resolve import ResolvedJob
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +125,7 @@ class JobService:
 
     def view(self, record: dict[str, Any]) -> dict[str, Any]:
         """The status summary callers show: state, last message, KPIs (live while running), exit code."""
-        last = record["transitions"][-1]
+        last = last_transition(record)
         out = {
             "id": record["id"],
             "action": record["action"],
@@ -132,27 +139,20 @@ class JobService:
             "kpis": record.get("kpis") or {},
         }
         if last["state"] == RUNNING:
-            live = kpis.summarize(task_dir_of(record))
+            live = summarize(task_dir_of(record))
             out["kpis"] = live["kpis"]
             out["progress"] = {"epoch": live["epoch"], "status": live["status"], "message": live["message"]}
         return out
 
     # --- submit ------------------------------------------------------------------------------------
 
-    def submit(self, request: Any, dry_run: bool = False) -> Submitted:
+    def submit(self, request: JobRequest, dry_run: bool = False) -> Submitted:
         """Resolve the spec, write the record (PENDING), then launch. Any failure before the launch leaves
         no record and no job folder behind."""
-        from tao_ocrnet.jobs.catalog import command_available, job_action
-        from tao_ocrnet.jobs.ids import new_job_id
-        from tao_ocrnet.jobs.resolve import resolve_job
+        from tao_ocrnet.jobs.resolve import resolve_job  # pydantic: kept off `ocrnet jobs list|status`
 
         action = job_action(request.action)
         platform = self.platform_for()
-        if not command_available(action):
-            raise UserError(
-                f"the installed ocrnet has no `ocrnet {' '.join(action.cli_words)}` command, so {action.name} jobs "
-                "cannot run with this version"
-            )
         if request.key_env is not None:
             if not _ENV_NAME.match(request.key_env):
                 raise UserError(f"--key-env takes an environment variable NAME, not `{request.key_env}`")
@@ -180,9 +180,9 @@ class JobService:
             raise
         return Submitted(job_id, self._launch(record, platform), resolved.spec_yaml, results_dir, record["notes"])
 
-    def _prepare(self, request: Any, resolved: Any, platform_name: str) -> dict[str, Any]:
+    def _prepare(self, request: JobRequest, resolved: ResolvedJob, platform_name: str) -> dict[str, Any]:
         """Write the job folder (spec, runner copy, launch file) and build the PENDING record."""
-        from tao_ocrnet.skill.runners import render_runner, runner_digest
+        from tao_ocrnet.jobs.runner_shim import render_runner, runner_record  # reads skill_info: pydantic
 
         job_dir = self.store.job_dir(resolved.job_id)
         (job_dir / SPEC_NAME).write_text(resolved.spec_yaml, encoding="utf-8")
@@ -215,16 +215,12 @@ class JobService:
                 "checkpoint_epoch": request.checkpoint_epoch,
                 "checkpoint_step": request.checkpoint_step,
                 "key_env": request.key_env,
-                "overrides": list(request.overrides),
+                "overrides": dict(request.overrides),
             },
             inputs=resolved.inputs,
             outputs=resolved.outputs,
             credentials=resolved.credentials,
-            runner={
-                "path": str(runner),
-                "sha256": runner_digest(runner_text),
-                "from": f"{resolved.action.skill_file} actions.{resolved.action.name}",
-            },
+            runner=runner_record(resolved.action, runner, runner_text),
             python=sys.executable,
             notes=notes,
         )
@@ -307,7 +303,7 @@ class JobService:
             "task_dir": str(folder),
             "outputs": outputs,
             "files": files,
-            "kpis": record.get("kpis") or kpis.summarize(folder)["kpis"],
+            "kpis": record.get("kpis") or summarize(folder)["kpis"],
         }
 
 
@@ -317,15 +313,9 @@ def _seed_best(old_task_dir: Path, new_task_dir: Path) -> list[str]:
     The trainer restores its best score from the checkpoint and rewrites the file only on improvement, so
     without the copy a resumed job whose remaining epochs do not improve would have no best model.
     """
-    from tao_ocrnet.results.checkpoints import BEST_NAME
-
     best = old_task_dir / BEST_NAME
     if not best.is_file():
         return []
     new_task_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(best, new_task_dir / BEST_NAME)
     return [f"copied {best} into {new_task_dir} (the resumed run's best model so far)"]
-
-
-def default_service() -> JobService:
-    return JobService()

@@ -7,17 +7,18 @@ spec facts (keys, defaults, enums) come from `tao_ocrnet.config`, never from thi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from tao_ocrnet.config.actions import ACTIONS, SCHEMA_ACTIONS
+from tao_ocrnet.config.actions import ACTIONS, NETWORK_ARCH, SCHEMA_ACTIONS
 from tao_ocrnet.config.introspect import leaf_index
 from tao_ocrnet.config.shorthand import DEPLOY_SHORTHAND, TRAIN_SHORTHAND
+from tao_ocrnet.config.templates import DEPLOY_TEMPLATE, template_path
 from tao_ocrnet.datasources.rules import EXTRACTION, SOURCE_FALLBACKS, Rule, rules_to_yaml
+from tao_ocrnet.results.status import STATUS_NAME
 
 SKILL_NAME = "tao-train-ocrnet"
 DEPLOY_NAME = "tao-deploy-ocrnet"
-NETWORK_ARCH = "ocrnet"
 SKILL_VERSION = "0.1.0"
 AUTHOR = "NVIDIA Corporation"
 TAGS = ("text", "recognition")
@@ -43,38 +44,28 @@ PYT_IMAGE = Image("nvcr.io/nvidia/tao/tao-toolkit:7.1.0-pyt", "images.tao_toolki
 DEPLOY_IMAGE = Image("nvcr.io/nvidia/tao/tao-toolkit:7.1.0-deploy", "images.tao_toolkit.deploy")
 IMAGES = (PYT_IMAGE, DEPLOY_IMAGE)
 
-# Paths in skill_info (spec_templates, manifest) are relative to the skill root, the folder holding
-# SKILL.md: the same string then works beside SKILL.md in this repo and in the packaged bank layout.
-REFERENCES = "references"
-DEPLOY_TEMPLATE = f"{REFERENCES}/spec_template_deploy_experiment.yaml"
-
-
-def template_path(action: str) -> str:
-    return f"{REFERENCES}/spec_template_{action}.yaml"
-
-
 # --- data sources -----------------------------------------------------------------------------
 
 CHARS = Rule("eval_dataset", "character_list")
-TRAIN_ARCHIVE = dict(source="train_datasets", path="train.tar.gz", extract=True)
-EVAL_ARCHIVE = dict(source="eval_dataset", path="test.tar.gz", extract=True)
+TRAIN_ARCHIVE = Rule("train_datasets", "train.tar.gz", extract=True)
+EVAL_ARCHIVE = Rule("eval_dataset", "test.tar.gz", extract=True)
 
 # dataset_convert runs once per split; `job:dataset_convert.<split>` in other rules names these.
 CONVERT_SPLITS: dict[str, dict[str, Rule]] = {
     "train": {
-        "dataset_convert.input_img_dir": Rule(**TRAIN_ARCHIVE),
+        "dataset_convert.input_img_dir": TRAIN_ARCHIVE,
         "dataset_convert.gt_file": Rule("train_datasets", "train/gt_new.txt"),
     },
     "eval": {
-        "dataset_convert.input_img_dir": Rule(**EVAL_ARCHIVE),
+        "dataset_convert.input_img_dir": EVAL_ARCHIVE,
         "dataset_convert.gt_file": Rule("eval_dataset", "test/gt_new.txt"),
     },
 }
 
 _TRAIN_DATA: dict[str, Rule] = {
-    "dataset.train_dataset_dir": Rule(**TRAIN_ARCHIVE, is_list=True, lmdb_from="job:dataset_convert.train"),
+    "dataset.train_dataset_dir": replace(TRAIN_ARCHIVE, is_list=True, lmdb_from="job:dataset_convert.train"),
     "dataset.train_gt_file": Rule("train_datasets", "train/gt_new.txt", raw_only=True),
-    "dataset.val_dataset_dir": Rule(**EVAL_ARCHIVE, lmdb_from="job:dataset_convert.eval"),
+    "dataset.val_dataset_dir": replace(EVAL_ARCHIVE, lmdb_from="job:dataset_convert.eval"),
     "dataset.val_gt_file": Rule("eval_dataset", "test/gt_new.txt", raw_only=True),
     "dataset.character_list_file": CHARS,
 }
@@ -85,7 +76,7 @@ DATA_SOURCES: dict[str, dict[str, Rule]] = {
     "retrain": dict(_TRAIN_DATA),
     "evaluate": {
         "dataset.character_list_file": CHARS,
-        "evaluate.test_dataset_dir": Rule(**EVAL_ARCHIVE, lmdb_from="job:dataset_convert.eval"),
+        "evaluate.test_dataset_dir": replace(EVAL_ARCHIVE, lmdb_from="job:dataset_convert.eval"),
         "evaluate.test_dataset_gt_file": Rule("eval_dataset", "test/gt_new.txt", raw_only=True),
     },
     "inference": {
@@ -111,7 +102,7 @@ DEPLOY_DATA_SOURCES: dict[str, dict[str, Rule]] = {
     "gen_trt_engine": DATA_SOURCES["gen_trt_engine"],
     "evaluate": {
         "dataset.character_list_file": CHARS,
-        "evaluate.test_dataset_dir": Rule(**EVAL_ARCHIVE),
+        "evaluate.test_dataset_dir": EVAL_ARCHIVE,
         "evaluate.test_dataset_gt_file": Rule("eval_dataset", "test/gt_new.txt"),
     },
     "inference": DATA_SOURCES["inference"],
@@ -210,7 +201,7 @@ _TRAIN_INPUTS = {
 TRAIN_METRICS: dict[str, Any] = {
     "metric": "val_acc",
     "metric_direction": "maximize",
-    "metric_file": "status.json",
+    "metric_file": STATUS_NAME,
     "metric_scale": "fraction",
     "eval_metric": "test_acc",
     "eval_metric_scale": "percent",
@@ -219,7 +210,7 @@ TRAIN_METRICS: dict[str, Any] = {
 EVAL_METRICS: dict[str, Any] = {
     "metric": "test_acc",
     "metric_direction": "maximize",
-    "metric_file": "status.json",
+    "metric_file": STATUS_NAME,
     "metric_scale": "percent",
 }
 
@@ -278,7 +269,7 @@ _EXTRA_OUTPUTS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
-# The TensorRT results.json keeps the reference's name and scale (ocrnet-reference §11, kept for compatibility).
+# The TensorRT results.json keeps the reference's key name and 0-1 scale: skill-bank consumers read them.
 DEPLOY_EVAL_METRICS: dict[str, Any] = {
     "metric": "Accuracy",
     "metric_direction": "maximize",

@@ -20,12 +20,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tao_ocrnet.config.fields import MISSING
+from tao_ocrnet.config.loader import apply_overrides
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.jobs.record import COMPLETE, state_of
 
 # checkpoint_names is torch-free: the naming rules live with the trainer that writes the files.
 from tao_ocrnet.results.checkpoints import BEST_NAME, parse_periodic, periodic_checkpoints
-from tao_ocrnet.results.taskdir import get_dotted, task_dir
+from tao_ocrnet.results.layout import get_dotted, task_dir
 
 SKIP = object()  # a function's "leave the key alone"
 
@@ -255,8 +256,6 @@ def evaluate_params(
     skip: set[str],
 ) -> tuple[dict[str, Any], ParamContext]:
     """{dotted key: value} for every mapped key the user did not override; the context keeps the notes."""
-    from tao_ocrnet.config.loader import apply_overrides
-
     unknown = sorted(set(params.values()) - set(FUNCTIONS))
     if unknown:
         raise UserError(f"skill_info spec_params for {action} name unknown functions: {', '.join(unknown)}")

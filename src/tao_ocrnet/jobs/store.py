@@ -87,7 +87,7 @@ class JobStore:
 
     def list(self) -> list[dict[str, Any]]:
         """Every readable record (an unreadable one is skipped with a warning, never fatal for a listing)."""
-        out = []
+        out: list[dict[str, Any]] = []
         if not self.root.is_dir():
             return out
         with os.scandir(self.root) as entries:

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """`ocrnet mcp [--http HOST:PORT] [--workspace DIR ...]`: serve the tools over stdio (default) or HTTP.
 
-This module only builds the parser; the SDK is imported when the command runs, so other `ocrnet` commands
-do not pay for it.
+Every `ocrnet` command builds this parser, so the SDK, anyio and jsonschema (the server's runtime) are
+imported only when `ocrnet mcp` runs.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import argparse
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 from tao_ocrnet.mcp import constants as C
+from tao_ocrnet.mcp.http import check_http, serve_http
+from tao_ocrnet.skill_root import skill_root
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "mcp",
         help="serve every OCRNet action as an MCP tool (stdio by default)",
@@ -51,7 +52,6 @@ def main(args: argparse.Namespace) -> int:
     import anyio
 
     from tao_ocrnet.mcp.context import Runtime
-    from tao_ocrnet.skill_root import skill_root
 
     if not args.verbose:
         # The SDK logs every request at INFO; on stderr that is noise and costs time per call.
@@ -59,18 +59,14 @@ def main(args: argparse.Namespace) -> int:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     http = None
     if args.http:
-        from tao_ocrnet.mcp.http import check_http
-
         http = check_http(args.http)
     root = Path(args.skill_root).resolve() if args.skill_root else skill_root()
     runtime = Runtime.load(root, workspace_dirs(args.workspace))
     logging.getLogger("tao_ocrnet.mcp").info("workspace roots: %s", runtime.workspace.describe())
     if http is not None:
-        from tao_ocrnet.mcp.http import serve_http
-
         serve_http(runtime, *http)
         return 0
-    from tao_ocrnet.mcp.server import serve_stdio
+    from tao_ocrnet.mcp.server import serve_stdio  # the SDK: after --http was checked, so a refusal is immediate
 
     anyio.run(serve_stdio, runtime)
     return 0

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tao_ocrnet.errors import UserError
+from tao_ocrnet.jobs import paths
+from tao_ocrnet.jobs.service import JobService
 from tao_ocrnet.mcp import constants as C
 from tao_ocrnet.mcp.validation import ArgumentValidator, SpecSchema, spec_names
 from tao_ocrnet.mcp.workspace import Workspace
@@ -35,6 +37,18 @@ class ToolCall:
 
 
 Handler = Callable[[ToolCall], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class CheckedHandler:
+    """A handler that can also list a call's spec and path problems: when the arguments fail their schema,
+    the server reports those too, so one reply names everything to fix."""
+
+    run: Handler
+    precheck: Callable[[ToolCall], list[str]]
+
+    def __call__(self, call: ToolCall) -> Awaitable[dict[str, Any]]:
+        return self.run(call)
 
 
 def load_tools_file(skill_root: Path) -> dict[str, Any]:
@@ -58,8 +72,6 @@ class Runtime:
 
     @classmethod
     def load(cls, skill_root: Path, workspace_dirs: list[str]) -> Runtime:
-        from tao_ocrnet.jobs import paths
-
         document = load_tools_file(skill_root)
         workspace = Workspace.create(workspace_dirs, managed=[paths.results_root()])
         schemas = sorted({b["schema"] for b in document["bindings"].values() if "schema" in b})
@@ -79,10 +91,7 @@ class Runtime:
         return self.document["bindings"].get(name)
 
     @cached_property
-    def service(self) -> Any:
-        # Imported on first use: the job layer is not needed to answer tools/list.
-        from tao_ocrnet.jobs.service import JobService
-
+    def service(self) -> JobService:
         return JobService()
 
     def handler(self, name: str) -> Handler:

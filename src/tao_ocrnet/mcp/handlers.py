@@ -9,13 +9,20 @@ so one slow call never stalls the others.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, TypeVarTuple
 
 import anyio
 
+from tao_ocrnet.automl.policy import PolicyDecision, resolve_policy
 from tao_ocrnet.config.shipped import is_shipped_name
+from tao_ocrnet.datasources.resolver import DataRoots
+from tao_ocrnet.jobs.ids import check_job_id
+from tao_ocrnet.jobs.record import TERMINAL, state_of
+from tao_ocrnet.jobs.redact import redact
+from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.mcp import constants as C
-from tao_ocrnet.mcp.context import ToolCall
+from tao_ocrnet.mcp.context import CheckedHandler, ToolCall
 from tao_ocrnet.mcp.errors import ToolError
 from tao_ocrnet.mcp.validation import problem_text
 from tao_ocrnet.mcp.workspace import WorkspaceError
@@ -23,25 +30,15 @@ from tao_ocrnet.mcp.workspace import WorkspaceError
 POLL_SECONDS = 0.5
 TRAIN_LIKE = ("train", "retrain")
 
-
-def _yaml_value(value: Any) -> str:
-    """A JSON value as override text the spec loader parses back to the same value."""
-    import yaml
-
-    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30, allow_unicode=True)
-    text = text.removesuffix("\n...\n").removesuffix("\n")
-    if yaml.safe_load(text) != value:  # never hand the loader a value it would read differently
-        raise ToolError(f"the value {value!r} cannot be passed as a spec override")
-    return text
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 def _mask(text: str) -> str:
-    from tao_ocrnet.jobs.redact import redact
-
     return "\n".join(redact(line)[0] for line in text.split("\n"))
 
 
-async def _run(fn: Any, *args: Any) -> Any:
+async def _run(fn: Callable[[*Ts], T], *args: *Ts) -> T:
     return await anyio.to_thread.run_sync(fn, *args)
 
 
@@ -111,11 +108,8 @@ def precheck(call: ToolCall) -> list[str]:
     return _collect(call)[2]
 
 
-def build_request(call: ToolCall) -> Any:
+def build_request(call: ToolCall) -> JobRequest:
     """The JobRequest for an action call; every problem (spec keys, values, paths) reported at once."""
-    from tao_ocrnet.datasources.resolver import DataRoots
-    from tao_ocrnet.jobs.resolve import JobRequest
-
     values, roots, problems = _collect(call)
     if problems:
         raise ToolError(problem_text(call.name, problems, "ocrnet_describe_action lists every field."))
@@ -133,17 +127,14 @@ def build_request(call: ToolCall) -> Any:
         checkpoint_epoch=args.get("checkpoint_epoch"),
         checkpoint_step=args.get("checkpoint_step"),
         key_env=args.get("key_env"),
-        overrides=tuple(f"{key}={_yaml_value(value)}" for key, value in values.items()),
+        overrides=values,
     )
 
 
-def _automl(call: ToolCall) -> tuple[dict[str, Any] | None, Any]:
-    """(the `automl` result block, the router to call or None) for train-like actions."""
+def _automl(call: ToolCall) -> tuple[dict[str, Any] | None, PolicyDecision | None]:
+    """(the `automl` result block, the decision when the request goes to AutoML) for train-like actions."""
     if not call.binding.get("automl"):
         return None, None
-    from tao_ocrnet.automl.policy import resolve_policy
-    from tao_ocrnet.mcp.automl_route import NO_RUNNER, find_router
-
     rt = call.runtime
     enabled = bool(rt.document["server"].get("automl_enabled"))
     decision = resolve_policy(
@@ -152,12 +143,8 @@ def _automl(call: ToolCall) -> tuple[dict[str, Any] | None, Any]:
     block = {**decision.to_dict(), "applied": "direct"}
     if decision.route != "automl":
         return block, None
-    router = find_router()
-    if router is None:
-        block["note"] = NO_RUNNER.format(reason=decision.reason)
-        return block, None
     block["applied"] = "automl"
-    return block, (router, decision)
+    return block, decision
 
 
 def _epochs(record: dict[str, Any]) -> int | None:
@@ -167,8 +154,6 @@ def _epochs(record: dict[str, Any]) -> int | None:
 
 async def _wait(call: ToolCall, job_id: str, seconds: float) -> dict[str, Any]:
     """Poll until the job ends or `seconds` pass, reporting progress (epochs for training) as it moves."""
-    from tao_ocrnet.jobs.record import TERMINAL
-
     service = call.runtime.service
     deadline = time.monotonic() + seconds
     sent, changes, last = 0.0, 0, None
@@ -193,18 +178,18 @@ async def _wait(call: ToolCall, job_id: str, seconds: float) -> dict[str, Any]:
         await anyio.sleep(POLL_SECONDS)
 
 
-async def call_action(call: ToolCall) -> dict[str, Any]:
+async def _call_action(call: ToolCall) -> dict[str, Any]:
     action = call.binding["action"]
     request = build_request(call)
     dry_run = bool(call.args.get("dry_run", False))
-    automl, route = _automl(call)
+    automl, routed = _automl(call)
     settings = call.args.get("automl_settings")
-    if route is not None:
-        router, decision = route
-        extra = {} if settings is None else {"settings": settings}  # routers that take no settings still work
-        out = dict(await _run(lambda: router(request, decision, dry_run=dry_run, **extra)))
-        out["automl"] = automl
-        return out
+    if routed is not None:
+        from tao_ocrnet.automl.router import route_train  # the AutoML runner loads only for a routed request
+
+        study = dict(await _run(lambda: route_train(request, routed, dry_run=dry_run, settings=settings)))
+        study["automl"] = automl
+        return study
     service = call.runtime.service
     submitted = await _run(service.submit, request, dry_run)
     out: dict[str, Any] = {"job_id": submitted.job_id, "action": action, "dry_run": dry_run}
@@ -212,16 +197,15 @@ async def call_action(call: ToolCall) -> dict[str, Any]:
         out.update(state="NOT_STARTED", spec_yaml=_mask(submitted.spec_yaml), results_dir=str(submitted.results_dir))
     else:
         record = submitted.record
+        assert record is not None  # only a dry run has no record
         out.update(
-            state=record["transitions"][-1]["state"],
+            state=state_of(record),
             results_dir=record["results_dir"],
             next=f"ocrnet_job_status(job_id='{submitted.job_id}') until COMPLETE, then ocrnet_job_results",
         )
     out["notes"] = list(submitted.notes)
     if automl is not None:
         out["automl"] = automl
-        if automl.get("note"):
-            out["notes"].append(automl["note"])
         if settings is not None:
             out["notes"].append("automl_settings were ignored: this run trains directly, without AutoML")
     wait = int(call.args.get("wait_seconds", 0))
@@ -230,15 +214,13 @@ async def call_action(call: ToolCall) -> dict[str, Any]:
     return out
 
 
-call_action.precheck = precheck  # type: ignore[attr-defined]
+call_action = CheckedHandler(_call_action, precheck)
 
 
 # --- job tools ---------------------------------------------------------------------------------
 
 
 def _job_id(call: ToolCall) -> str:
-    from tao_ocrnet.jobs.ids import check_job_id
-
     return check_job_id(call.args["job_id"])
 
 
@@ -277,7 +259,7 @@ async def job_logs(call: ToolCall) -> dict[str, Any]:
 
     def read() -> tuple[str, str]:
         record = service.get(job_id)
-        return "".join(service.logs(job_id, tail=lines)), record["transitions"][-1]["state"]
+        return "".join(service.logs(job_id, tail=lines)), state_of(record)
 
     text, state = await _run(read)
     text, truncated = tail_text(_mask(text), lines, max_bytes)

@@ -17,10 +17,16 @@ import json
 import logging
 import os
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.mcp import constants as C
+
+if TYPE_CHECKING:  # the SDK and the server's runtime load only to serve (see serve_http)
+    from mcp.server.lowlevel import Server
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from tao_ocrnet.mcp.context import Runtime
 
 log = logging.getLogger("tao_ocrnet.mcp")
 
@@ -94,9 +100,9 @@ class BearerAuth:
         await self.app(scope, receive, send)  # fmt: skip
 
 
-def _security(host: str) -> Any:
+def _security(host: str) -> TransportSecuritySettings | None:
     """None on loopback (the SDK's own allow-list applies); otherwise an explicit allow-list."""
-    from mcp.server.transport_security import TransportSecuritySettings
+    from mcp.server.transport_security import TransportSecuritySettings  # the SDK: see serve_http
 
     if is_loopback(host) and host in ("127.0.0.1", "localhost", "::1"):
         return None
@@ -111,7 +117,7 @@ def _security(host: str) -> Any:
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
-def build_app(server: Any, host: str, token: str | None) -> Any:
+def build_app(server: Server, host: str, token: str | None) -> Any:
     app = server.streamable_http_app(
         streamable_http_path=ENDPOINT,
         host=host,
@@ -129,7 +135,8 @@ def check_http(bind: str) -> tuple[str, int, str | None]:
     return host, port, bearer_token(host)
 
 
-def serve_http(runtime: Any, host: str, port: int, token: str | None) -> None:
+def serve_http(runtime: Runtime, host: str, port: int, token: str | None) -> None:
+    # uvicorn and the SDK load only to serve: every `ocrnet` command imports this module (via mcp/cli.py).
     import uvicorn
 
     from tao_ocrnet.mcp.server import build_server

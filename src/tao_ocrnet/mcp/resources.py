@@ -14,9 +14,11 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tao_ocrnet.errors import UserError
+from tao_ocrnet.jobs.ids import check_job_id
+from tao_ocrnet.jobs.redact import redact
+from tao_ocrnet.jobs.service import JobService
 from tao_ocrnet.mcp import constants as C
 
 # (folder under the skill root, glob, URI prefix). Every file found is one resource.
@@ -85,15 +87,11 @@ def parse_job_uri(uri: str) -> tuple[str, str] | None:
     m = _JOB_URI.match(uri)
     if not m:
         return None
-    from tao_ocrnet.jobs.ids import check_job_id
-
     return check_job_id(m.group(1)), m.group(2)
 
 
-def read_job(service: Any, job_id: str, view: str) -> str:
+def read_job(service: JobService, job_id: str, view: str) -> str:
     """The text of one job view (blocking: call it from a worker thread)."""
-    from tao_ocrnet.jobs.redact import redact
-
     record = service.get(job_id)
     if view == "log":
         chunk = service.platform_for(record).logs(record, offset=-C.LOG_MAX_BYTES)

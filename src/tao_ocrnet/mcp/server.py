@@ -8,18 +8,22 @@ tool is a protocol error, as the spec asks. Nothing here writes to stdout: over 
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import threading
 from typing import Any
 
 import anyio
 import mcp_types as types
+from mcp.server import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.mcp.context import Runtime, ToolCall
+from tao_ocrnet.mcp.context import CheckedHandler, Runtime, ToolCall
 from tao_ocrnet.mcp.errors import mcp_text
 from tao_ocrnet.mcp.resources import JOB_VIEWS, ResourceNotFound, parse_job_uri, read_job, read_static, static_resources
 from tao_ocrnet.mcp.validation import problem_text
@@ -27,6 +31,8 @@ from tao_ocrnet.mcp.validation import problem_text
 log = logging.getLogger("tao_ocrnet.mcp")
 
 RESOURCE_NOT_FOUND_LEGACY = -32002  # handshake era; 2026-07-28 uses INVALID_PARAMS
+
+Context = ServerRequestContext[Any]  # no lifespan state
 
 
 def _text(data: Any) -> str:
@@ -44,12 +50,9 @@ def error_result(text: str) -> types.CallToolResult:
 
 def _warm_up() -> None:
     """Import the submit path in the background once tools/list was answered (the first call stays fast)."""
-    import importlib
-    import threading
 
     def load() -> None:
-        for module in ("tao_ocrnet.jobs.resolve", "tao_ocrnet.jobs.service", "tao_ocrnet.automl.policy",
-                       "tao_ocrnet.mcp.handlers", "yaml"):  # fmt: skip
+        for module in ("tao_ocrnet.jobs.resolve", "tao_ocrnet.mcp.handlers"):
             try:
                 importlib.import_module(module)
             except Exception:  # warm-up only: the real call reports any problem
@@ -64,14 +67,14 @@ def build_server(runtime: Runtime) -> Server:
     statics = static_resources(runtime.skill_root)
     warmed = False
 
-    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+    async def list_tools(ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         nonlocal warmed
         if not warmed:
             warmed = True
             _warm_up()
         return listing
 
-    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
         name = params.name
         binding = runtime.binding(name)
         if binding is None:
@@ -87,8 +90,8 @@ def build_server(runtime: Runtime) -> Server:
             call = ToolCall(name, args, binding, runtime, progress)
             if problems:
                 # Also name the spec and path problems, so one reply lists everything to fix.
-                pre = getattr(handler, "precheck", None)
-                extra = [p for p in (pre(call) if pre else []) if p not in problems]
+                pre = handler.precheck(call) if isinstance(handler, CheckedHandler) else []
+                extra = [p for p in pre if p not in problems]
                 return error_result(mcp_text(problem_text(name, problems + extra)))
             return ok_result(await handler(call))
         except UserError as exc:
@@ -97,7 +100,7 @@ def build_server(runtime: Runtime) -> Server:
             log.exception("tool %s failed", name)
             return error_result(f"{name} failed unexpectedly on the server; the server log (stderr) has the details.")
 
-    async def list_resources(ctx: Any, params: Any) -> types.ListResourcesResult:
+    async def list_resources(ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
         return types.ListResourcesResult(
             resources=[
                 types.Resource(uri=r.uri, name=r.name, description=r.description, mime_type=r.mime)
@@ -105,7 +108,9 @@ def build_server(runtime: Runtime) -> Server:
             ]
         )
 
-    async def list_templates(ctx: Any, params: Any) -> types.ListResourceTemplatesResult:
+    async def list_templates(
+        ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
         return types.ListResourceTemplatesResult(
             resource_templates=[
                 types.ResourceTemplate(uri_template=f"ocrnet://jobs/{{job_id}}/{view}", name=f"job {view}",
@@ -114,7 +119,7 @@ def build_server(runtime: Runtime) -> Server:
             ]
         )  # fmt: skip
 
-    async def read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+    async def read_resource(ctx: Context, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
         uri = str(params.uri)
         try:
             if uri in statics:
@@ -149,8 +154,6 @@ def build_server(runtime: Runtime) -> Server:
 
 
 async def serve_stdio(runtime: Runtime) -> None:
-    from mcp.server.stdio import stdio_server
-
     server = build_server(runtime)
     async with stdio_server() as (read_stream, write_stream):
         await server.run(read_stream, write_stream, server.create_initialization_options())

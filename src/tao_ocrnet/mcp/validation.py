@@ -39,7 +39,7 @@ def _show(value: Any) -> str:
 
 
 def _type_word(expected: Any) -> str:
-    kinds = expected if isinstance(expected, list) else [expected]
+    kinds: list[str] = expected if isinstance(expected, list) else [expected]
     return " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)
 
 
@@ -71,11 +71,15 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
 def describe_error(err: ValidationError, prefix: str = "", spec_names: Mapping[str, str] | None = None) -> list[str]:
     """One line per problem of a jsonschema error: argument, problem, fix."""
     where = _where(err.absolute_path, prefix)
-    kind, value, schema = err.validator, err.instance, err.schema
+    kind = err.validator
+    # JSON from the schema and from the call (the stubs also allow "unset", which iter_errors never gives).
+    rule: Any = err.validator_value
+    value: Any = err.instance
+    schema = err.schema if isinstance(err.schema, Mapping) else {}
     spec_names = spec_names or {}
     if kind == "required":
         props = schema.get("properties", {})
-        missing = [k for k in err.validator_value if isinstance(value, dict) and k not in value]
+        missing = [k for k in rule if isinstance(value, dict) and k not in value]
         return [
             f"`{_where([*err.absolute_path, k], prefix)}` is required: {props.get(k, {}).get('description', 'add it')}"
             for k in missing
@@ -94,27 +98,26 @@ def describe_error(err: ValidationError, prefix: str = "", spec_names: Mapping[s
             lines.append(f"`{where_extra}` is not an argument of this tool; {fix}")
         return lines
     if kind == "type":
-        return [f"`{where}` must be {_type_word(err.validator_value)}, not {_show(value)}"]
+        return [f"`{where}` must be {_type_word(rule)}, not {_show(value)}"]
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return [f"`{where}` = {_show(value)} is out of range; use a value in {_range(schema)}"]
     if kind == "enum":
-        options = ", ".join(_show(v) for v in err.validator_value)
+        options = ", ".join(_show(v) for v in rule)
         return [f"`{where}` = {_show(value)} is not allowed; choose one of {options}"]
     if kind == "pattern":
-        if err.validator_value == C.JOB_ID_PATTERN:
+        if rule == C.JOB_ID_PATTERN:
             fix = "job ids look like ocrnet-train-1a2b3c (see ocrnet_job_list)"
-        elif err.validator_value == C.ENV_NAME_PATTERN:
+        elif rule == C.ENV_NAME_PATTERN:
             fix = "give the NAME of an environment variable, e.g. OCRNET_KEY"
-        elif err.validator_value == C.DOTTED_KEY_PATTERN:
+        elif rule == C.DOTTED_KEY_PATTERN:
             fix = "keys are dotted spec keys such as train.optim.lr"
         else:
-            fix = f"it must match {err.validator_value}"
+            fix = f"it must match {rule}"
         return [f"`{where}` = {_show(value)} is malformed; {fix}"]
     if kind == "propertyNames":
         return [f"`{where}` key {_show(value)}: {err.message}"]
     if kind in ("minItems", "maxItems"):
-        n = err.validator_value
-        need = f"at least {n}" if kind == "minItems" else f"at most {n}"
+        need = f"at least {rule}" if kind == "minItems" else f"at most {rule}"
         return [f"`{where}` has {len(value)} item(s); give {need}"]
     if kind in ("maxProperties", "maxLength", "minLength"):
         return [f"`{where}` is too {'long' if kind != 'minLength' else 'short'}: {err.message}"]

@@ -8,9 +8,12 @@ blocks /4, /2, /1, /1.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import Tensor, nn
 
-from tao_ocrnet.model.arch import ModelArch
+from tao_ocrnet.config.arch import ModelArch
+from tao_ocrnet.config.backbones import BACKBONES
 
 
 def _conv3x3(in_ch: int, out_ch: int) -> nn.Conv2d:
@@ -115,14 +118,25 @@ class ResNetFeatureExtractor(nn.Module):
         return self.ConvNet(x)
 
 
+def _resnet(arch: ModelArch) -> nn.Module:
+    first_pool = BACKBONES[arch.backbone].resnet_first_pool
+    return ResNetFeatureExtractor(arch.input_channel, arch.feature_channel, first_pool=bool(first_pool))
+
+
+def _fan_tiny_2x(arch: ModelArch) -> nn.Module:
+    from tao_ocrnet.model.fan import FANTiny2X  # only FAN users pay for it
+
+    return FANTiny2X(arch.input_channel, arch.input_height, arch.input_width)
+
+
+# One builder per backbone of the registry (`tao_ocrnet.config.backbones`).
+BUILDERS: dict[str, Callable[[ModelArch], nn.Module]] = {
+    "ResNet": _resnet,
+    "ResNet2X": _resnet,
+    "FAN_tiny_2X": _fan_tiny_2x,
+}
+
+
 def build_backbone(arch: ModelArch) -> nn.Module:
     """The feature extractor for `arch.backbone`; its output has `arch.feature_channel` channels."""
-    if arch.backbone == "ResNet":
-        return ResNetFeatureExtractor(arch.input_channel, arch.feature_channel, first_pool=True)
-    if arch.backbone == "ResNet2X":
-        return ResNetFeatureExtractor(arch.input_channel, arch.feature_channel, first_pool=False)
-    if arch.backbone == "FAN_tiny_2X":
-        from tao_ocrnet.model.fan import FANTiny2X  # only FAN users pay for it
-
-        return FANTiny2X(arch.input_channel, arch.input_height, arch.input_width)
-    raise ValueError(f"unknown backbone {arch.backbone!r}")
+    return BUILDERS[arch.backbone](arch)

@@ -26,10 +26,11 @@ import torch
 from torch import Tensor, nn
 
 from tao_ocrnet.atomic import staged
+from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.config.shipped import SHIPPED_MODELS, is_shipped_name, shipped_model_file
 from tao_ocrnet.errors import ModelFileError, SpecError
-from tao_ocrnet.model.arch import ModelArch
 from tao_ocrnet.model.ocrnet import OCRNet, build_model
+from tao_ocrnet.model.quantized import import_torchao, rebuild_quantized
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +121,6 @@ def read_model_file(path: str | os.PathLike[str], allow_pickle: bool = False, ma
         weights_only_error = exc
     if "GLOBAL torchao." in str(weights_only_error):
         # A torchao-quantized file: importing torchao registers its tensor types as weights-only safe.
-        from tao_ocrnet.model.quantized import import_torchao
-
         import_torchao()
         try:
             return torch.load(path, map_location=map_location, weights_only=True)
@@ -328,12 +327,7 @@ def _load_model_file(
             "set dataset.character_list_file to the list used for training"
         )
     try:
-        if quantized:
-            from tao_ocrnet.model.quantized import rebuild_quantized
-
-            model = rebuild_quantized(model_arch, state_dict, raw)
-        else:
-            model = build_model(model_arch, state_dict)
+        model = rebuild_quantized(model_arch, state_dict, raw) if quantized else build_model(model_arch, state_dict)
     except (RuntimeError, KeyError, ValueError) as exc:
         raise ModelFileError(
             f"{path}: the weights do not fit the architecture ({model_arch.backbone}, "

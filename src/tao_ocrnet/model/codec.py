@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tao_ocrnet.model.arch import ModelArch
+from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.model.loss import attn_loss, ctc_loss
 
 CTC_BLANK = "[CTCblank]"

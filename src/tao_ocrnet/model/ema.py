@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Generic, Self, TypeVar
 
 import torch
 from torch import Tensor, nn
 
+ModelT = TypeVar("ModelT", bound=nn.Module)
 
-class ModelEMA(nn.Module):
+
+class ModelEMA(nn.Module, Generic[ModelT]):
     """An eval-mode copy of the model whose parameters track an EMA of the trained ones.
 
     decay(n) = 0.9999 * (1 - exp(-n / 2000)) after n updates: the ramp lets the average follow the
@@ -25,9 +28,9 @@ class ModelEMA(nn.Module):
 
     updates: Tensor
 
-    def __init__(self, model: nn.Module, decay: float = 0.9999, tau: float = 2000.0, updates: int = 0) -> None:
+    def __init__(self, model: ModelT, decay: float = 0.9999, tau: float = 2000.0, updates: int = 0) -> None:
         super().__init__()
-        self.module = copy.deepcopy(model).eval()
+        self.module: ModelT = copy.deepcopy(model).eval()
         for param in self.module.parameters():
             param.requires_grad_(False)
         self.decay = decay
@@ -54,7 +57,7 @@ class ModelEMA(nn.Module):
         for name, ema_buffer in self.module.named_buffers():
             ema_buffer.copy_(live_buffers[name])
 
-    def train(self, mode: bool = True) -> ModelEMA:
+    def train(self, mode: bool = True) -> Self:
         """The averaged copy always stays in eval mode (no BN statistic updates, no dropout)."""
         super().train(mode)
         self.module.eval()

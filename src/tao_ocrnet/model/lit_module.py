@@ -13,10 +13,10 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from tao_ocrnet.actions.reporting import norm_ed_similarity
-from tao_ocrnet.model.arch import ModelArch
+from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.model.codec import make_codec
 from tao_ocrnet.model.ema import ModelEMA
+from tao_ocrnet.model.metrics import norm_ed_similarity
 from tao_ocrnet.model.ocrnet import OCRNet
 
 
@@ -77,7 +77,10 @@ class OCRNetLitModule(pl.LightningModule):
         stats = torch.tensor(
             [self._val["correct"], self._val["total"], self._val["norm_ed"], self._val["loss"]], device=self.device
         )
-        stats = self.all_gather(stats).reshape(-1, 4).sum(0) if self.trainer.world_size > 1 else stats
+        if self.trainer.world_size > 1:
+            gathered = self.all_gather(stats)
+            assert isinstance(gathered, torch.Tensor)  # one tensor in, one stacked tensor out
+            stats = gathered.reshape(-1, 4).sum(0)
         total = max(float(stats[1]), 1.0)
         self.log("val_acc", float(stats[0]) / total, prog_bar=True, sync_dist=False)
         self.log("val_acc_1", float(stats[0]) / total, sync_dist=False)  # the reference's progress alias
@@ -97,6 +100,7 @@ class OCRNetLitModule(pl.LightningModule):
     def configure_optimizers(self) -> Any:
         o = self.optim_cfg
         params = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer: torch.optim.Optimizer
         if o["name"] == "adam":
             # The reference ignores momentum; we use it as Adam's beta1 (same 0.9 default).
             optimizer = torch.optim.Adam(
@@ -105,14 +109,14 @@ class OCRNetLitModule(pl.LightningModule):
         else:
             optimizer = torch.optim.Adadelta(params, lr=o["lr"], rho=0.95, eps=1e-8, weight_decay=o["weight_decay"])
         if o["lr_scheduler"] == "AutoReduce":
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 optimizer, mode="min", factor=o["lr_decay"], patience=o["patience"], min_lr=o["min_lr"]
             )
             # strict=False: with validation_interval > 1 the monitored metric is absent on some epochs.
             return {
                 "optimizer": optimizer,
                 "lr_scheduler": {
-                    "scheduler": scheduler,
+                    "scheduler": plateau,
                     "monitor": o["lr_monitor"],
                     "interval": "epoch",
                     "strict": False,

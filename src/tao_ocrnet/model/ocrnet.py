@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from tao_ocrnet.model.arch import ModelArch
+from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.model.backbones import build_backbone
 from tao_ocrnet.model.prediction import build_prediction
 from tao_ocrnet.model.sequence import build_sequence_model
@@ -102,6 +102,8 @@ def _resized_module(module: nn.Module, shapes: Mapping[str, torch.Size]) -> nn.M
         out_ch, in_per_group = shapes["weight"][0], shapes["weight"][1]
         depthwise = module.groups > 1 and module.groups == module.in_channels == module.out_channels
         groups = out_ch if depthwise else module.groups
+        # torch types these attributes tuple[int, ...] but Conv2d's arguments as int | tuple[int, int]:
+        # a Conv2d's own values always fit.
         return nn.Conv2d(
             in_per_group * groups,
             out_ch,

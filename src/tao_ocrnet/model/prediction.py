@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tao_ocrnet.model.arch import ModelArch
+from tao_ocrnet.config.arch import ModelArch
 
 GO_TOKEN = 0
 EOS_TOKEN = 1
@@ -23,7 +23,7 @@ EOS_TOKEN = 1
 class CTCHead(nn.Linear):
     """Linear(C, K). Subclassing Linear keeps CLOVA's key names (`Prediction.weight`)."""
 
-    def forward(self, x: Tensor, text: Tensor | None = None, is_train: bool = False) -> Tensor:  # type: ignore[override]
+    def forward(self, x: Tensor, text: Tensor | None = None, is_train: bool = False) -> Tensor:
         return super().forward(x)
 
 

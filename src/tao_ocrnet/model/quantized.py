@@ -11,14 +11,15 @@ result computes exactly what `quantize` produced.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.errors import DependencyError, ModelFileError
-from tao_ocrnet.model.arch import ModelArch
 from tao_ocrnet.model.ocrnet import OCRNet, resize_to_state_dict
 
 TORCHAO = "torchao"
@@ -27,6 +28,7 @@ TORCHAO_DTYPES = ("int8", "fp8_e4m3fn", "fp8_e5m2")
 
 
 def import_torchao() -> Any:
+    # Only quantized files need torchao, whose import takes seconds (and warns about its optional kernels).
     try:
         import torchao  # noqa: F401  (registers its tensor types as weights-only safe)
         import torchao.quantization as tq
@@ -99,14 +101,13 @@ def rebuild_quantized(arch: ModelArch, state_dict: Mapping[str, Tensor], raw: Ma
 
 def dequantized_copy(model: OCRNet) -> OCRNet:
     """A float copy (weights = dequantized values) for ONNX export: same numbers, plain tensors."""
-    import copy
-
     names = quantized_modules(model)
     if not names:
         return model
     clone = copy.deepcopy(model)
     for name in names:
         module = clone.get_submodule(name)
-        weight = module.weight.dequantize().to(torch.float32)
-        module.weight = nn.Parameter(weight, requires_grad=False)
+        quantized = module.weight
+        assert isinstance(quantized, Tensor)  # quantized_modules named it for its tensor weight
+        module.weight = nn.Parameter(quantized.dequantize().to(torch.float32), requires_grad=False)
     return clone

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tao_ocrnet.config.arch import ModelArch
+from tao_ocrnet.data.charset import load_charset
 from tao_ocrnet.errors import ModelFileError, SpecError
-from tao_ocrnet.model.arch import ModelArch
+from tao_ocrnet.runtime.ort_backend import open_session, ort_predictor
 from tao_ocrnet.runtime.sidecar import Sidecar, read_sidecar, spec_problems
+from tao_ocrnet.runtime.trt_backend import trt_predictor
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +44,12 @@ class Backend:
 
 
 def spec_charset(spec: Any) -> tuple[str, ...] | None:
-    from tao_ocrnet.data.charset import load_charset
-
     path = spec.dataset.character_list_file
     return load_charset(path) if path else None
 
 
 def profile_problems(sidecar: Sidecar, batch_size: int, batch_key: str) -> list[str]:
-    """A batch outside the engine's optimisation profile is rejected (reference bug #23)."""
+    """A batch outside the engine's optimisation profile is rejected, not silently clipped as the reference did."""
     trt = sidecar.tensorrt or {}
     lo, hi = int(trt.get("min_batch_size", 1)), int(trt.get("max_batch_size", batch_size))
     if batch_size > hi:
@@ -62,14 +63,10 @@ def profile_problems(sidecar: Sidecar, batch_size: int, batch_key: str) -> list[
 
 
 def open_backend(spec: Any, value: str, key: str, batch_size: int, section: str) -> Backend:
-    """The Predictor for `value` (spec key `key`), checked against the spec. Errors name the keys."""
+    """The ONNX Runtime or TensorRT Predictor for `value` (spec key `key`), checked against the spec. Errors name
+    the keys. `runtime.predictor.open_predictor` is the entry point; it decides which kinds an action runs."""
     path = Path(value).expanduser()
     kind = kind_of(path)
-    if kind == "pytorch":
-        raise ModelFileError(
-            f"`{key}` must be a TensorRT engine ({', '.join(ENGINE_SUFFIXES)}) or an ONNX file (.onnx), not {path}; "
-            "PyTorch checkpoints run with `ocrnet evaluate` / `ocrnet inference`, or export them with `ocrnet export`"
-        )
     if not path.is_file():
         raise ModelFileError(f"`{key}`: {path} does not exist or is not a file")
     sidecar = read_sidecar(path, key)
@@ -81,9 +78,5 @@ def open_backend(spec: Any, value: str, key: str, batch_size: int, section: str)
         raise SpecError(problems, header=f"the spec does not match the model in `{key}`")
     arch = sidecar.model_arch()
     if kind == "tensorrt":
-        from tao_ocrnet.runtime.trt_backend import trt_predictor
-
         return Backend("tensorrt", trt_predictor(path, key, sidecar), arch, sidecar)
-    from tao_ocrnet.runtime.ort_backend import open_session, ort_predictor
-
     return Backend("onnxruntime", ort_predictor(open_session(path, key)), arch, sidecar)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 
 from tao_ocrnet.errors import ModelFileError
 from tao_ocrnet.runtime.sidecar import INPUT_NAME, OUTPUT_NAMES
@@ -20,8 +21,6 @@ log = logging.getLogger(__name__)
 
 
 def providers(use_gpu: bool = False) -> list[str]:
-    import onnxruntime as ort
-
     available = ort.get_available_providers()
     chosen = ["CUDAExecutionProvider"] if use_gpu and "CUDAExecutionProvider" in available else []
     return [*chosen, "CPUExecutionProvider"]
@@ -29,8 +28,6 @@ def providers(use_gpu: bool = False) -> list[str]:
 
 def open_session(path: str | Path, key: str, threads: int = 0, use_gpu: bool = False) -> Any:
     """An InferenceSession, or ModelFileError naming `key` for a missing or non-ONNX file."""
-    import onnxruntime as ort
-
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"`{key}`: {path} does not exist or is not a file")

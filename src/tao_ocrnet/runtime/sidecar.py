@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from tao_ocrnet.atomic import write_text_atomic
+from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.data.charset import CHARSET_KEY, charset_hash
 from tao_ocrnet.errors import ModelFileError, SpecError
-from tao_ocrnet.model.arch import ModelArch
 
 log = logging.getLogger(__name__)
 

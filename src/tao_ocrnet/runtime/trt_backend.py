@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """TensorRT runtime: a serialized engine as a Predictor (needs tensorrt and a CUDA GPU).
 
-Every image is used (reference bug #22): a last batch smaller than the profile minimum is padded
+Every image is used (the reference dropped a short last batch): a last batch smaller than the profile minimum is padded
 with copies of its last image and the padding rows are dropped from the outputs. Buffers are torch
 CUDA tensors, so no pycuda is needed.
 """
@@ -13,24 +13,37 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from tao_ocrnet.deploy.trt_engine import require_tensorrt
-from tao_ocrnet.errors import ModelFileError
+from tao_ocrnet.errors import DependencyError, ModelFileError
 from tao_ocrnet.runtime.sidecar import INPUT_NAME, OUTPUT_NAMES, Sidecar
 
 log = logging.getLogger(__name__)
 
 
-def _torch_dtype(trt: Any, dtype: Any) -> Any:
-    import torch
+def require_tensorrt() -> Any:
+    """The tensorrt module, or DependencyError saying what is missing (package and/or GPU)."""
+    try:
+        import tensorrt as trt  # optional: pip install 'tao-ocrnet[tensorrt]'
+    except ImportError:
+        trt = None
+    gpu = torch.cuda.is_available()
+    if trt is None or not gpu:
+        missing = [what for what, ok in (("the `tensorrt` package", trt is not None), ("an NVIDIA GPU", gpu)) if not ok]
+        raise DependencyError(
+            f"TensorRT needs {' and '.join(missing)}, which this machine does not have; build and run engines on "
+            "a GPU machine (pip install 'tao-ocrnet[tensorrt]'), or run the .onnx file with ONNX Runtime "
+            "(ocrnet deploy evaluate/inference with evaluate.trt_engine / inference.trt_engine = the .onnx)"
+        )
+    return trt
 
+
+def _torch_dtype(trt: Any, dtype: Any) -> Any:
     return {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32}[dtype]
 
 
 def trt_predictor(path: Path, key: str, sidecar: Sidecar):
     trt = require_tensorrt()
-    import torch
-
     logger = trt.Logger(trt.Logger.WARNING)
     engine = trt.Runtime(logger).deserialize_cuda_engine(path.read_bytes())
     if engine is None:

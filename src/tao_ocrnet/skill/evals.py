@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`evals/evals.json`: routing evals, positive and negative (contract §11 #20).
+"""`evals/evals.json`: routing evals, positive and negative (the reference had one, and 0% discoverability).
 
 Each entry: id, question, expected_skill (`tao-train-ocrnet`, or for a negative case the skill that should
 be chosen instead), ground_truth (one sentence) and expected_behavior (a non-empty list, as the bank CI

@@ -17,16 +17,17 @@ from pathlib import Path
 from tao_ocrnet.config.actions import SCHEMA_ACTIONS
 from tao_ocrnet.config.json_schema import SCHEMA_DIR, json_schema, schema_names
 from tao_ocrnet.config.render import GENERATED_BY, dump_json, dump_yaml
-from tao_ocrnet.config.tao_schema import manifest, schema_path, tao_schema
-from tao_ocrnet.config.templates import DEPLOY_TEMPLATE_NAME, template_yaml
+from tao_ocrnet.config.tao_schema import schema_path, tao_schema
+from tao_ocrnet.config.templates import DEPLOY_TEMPLATE, DEPLOY_TEMPLATE_NAME, REFERENCES, template_path, template_yaml
 from tao_ocrnet.jobs import skill_info as md
+from tao_ocrnet.jobs.runner_shim import RUNNER_DIR, runner_files
 from tao_ocrnet.skill.artifacts import plugin_files, tool_files
 from tao_ocrnet.skill.deploy_md import render_deploy_md
 from tao_ocrnet.skill.evals import evals_json
 from tao_ocrnet.skill.jobs_md import JOBS_MD, render_jobs_md
 from tao_ocrnet.skill.layout import REPO, Layout
 from tao_ocrnet.skill.model_card import MODEL_CARD, render_model_card
-from tao_ocrnet.skill.runners import RUNNER_DIR, runner_files
+from tao_ocrnet.skill.schema_manifest import manifest
 from tao_ocrnet.skill.skill_md import render_skill_md
 from tao_ocrnet.skill_root import skill_root
 
@@ -50,16 +51,16 @@ def _metadata(layout: Layout) -> dict[str, str]:
     comments = md.image_comments()
     return {
         layout.skill_info: dump_yaml(md.skill_info(), header=(GENERATED_BY,), line_comments=comments),
-        f"{md.REFERENCES}/{md.DEPLOY_NAME}.skill_info.yaml": dump_yaml(
+        f"{REFERENCES}/{md.DEPLOY_NAME}.skill_info.yaml": dump_yaml(
             md.deploy_skill_info(), header=(GENERATED_BY,), line_comments=comments
         ),
-        f"{md.REFERENCES}/{md.DEPLOY_NAME}.md": render_deploy_md(),
+        f"{REFERENCES}/{md.DEPLOY_NAME}.md": render_deploy_md(),
     }
 
 
 def _templates(_: Layout) -> dict[str, str]:
-    out = {md.template_path(action): template_yaml(action, generated=True) for action in SCHEMA_ACTIONS}
-    out[md.DEPLOY_TEMPLATE] = template_yaml(DEPLOY_TEMPLATE_NAME, generated=True)
+    out = {template_path(action): template_yaml(action, generated=True) for action in SCHEMA_ACTIONS}
+    out[DEPLOY_TEMPLATE] = template_yaml(DEPLOY_TEMPLATE_NAME, generated=True)
     return out
 
 
@@ -91,14 +92,14 @@ def _model_card(_: Layout) -> dict[str, str]:
 
 REGISTRY: tuple[Artifact, ...] = (
     Artifact("SKILL.md", _skill_md),
-    Artifact("metadata", _metadata, owns=(md.REFERENCES,)),
-    Artifact("spec templates", _templates, owns=(md.REFERENCES,)),
+    Artifact("metadata", _metadata, owns=(REFERENCES,)),
+    Artifact("spec templates", _templates, owns=(REFERENCES,)),
     Artifact("TAO schemas", _tao_schemas, owns=("schemas",)),
     Artifact("JSON Schema 2020-12", _json_schemas, owns=(SCHEMA_DIR,)),
     Artifact("evals", _evals, owns=("evals",)),
     Artifact("runners", _runners, owns=(RUNNER_DIR,)),
-    Artifact("jobs guide", _jobs_guide, owns=(md.REFERENCES,)),
-    Artifact("shipped model card", _model_card, owns=(md.REFERENCES,)),
+    Artifact("jobs guide", _jobs_guide, owns=(REFERENCES,)),
+    Artifact("shipped model card", _model_card, owns=(REFERENCES,)),
     Artifact("MCP tools and guide", tool_files, owns=("schemas/mcp",)),
     Artifact("plugin manifests", plugin_files),
 )

@@ -4,7 +4,7 @@
 They differ only where the bank and the Agent Skills validator disagree or where files sit:
 - `skill_info.yaml` is at the repo root here and in `references/` in the bank;
 - the bank's CI needs a top-level `tags` list in the SKILL.md frontmatter, which `agentskills validate`
-  rejects; the repo-root skill (the plugin's own) keeps the tags under `metadata` instead (contract §2.1).
+  rejects; the repo-root skill (the plugin's own) keeps the tags under `metadata` instead.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Small Markdown helpers shared by the SKILL.md and deploy-guide renderers: spec facts as text."""
+"""Small helpers for the generated Markdown: spec facts, tables and numbers as text (the templates' filters)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,12 +44,30 @@ def bounds(key: str) -> str:
     return f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
 
 
-def table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
-    head = list(header)
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+def table(rows: Iterable[Iterable[str]], *header: str) -> str:
+    """A Markdown table: `{{ rows | table("Action", "Spec Key") }}`."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def code(lang: str, text: str) -> str:
-    return f"```{lang}\n{text.rstrip()}\n```"
+def code(text: Any) -> str:
+    """An inline code span: `{{ names | map("code") | join(", ") }}`."""
+    return f"`{text}`"
+
+
+_PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9 ._/-]*$")
+
+
+def yaml_scalar(v: str) -> str:
+    # Double-quoted JSON strings are valid YAML; plain style only where it cannot be misread.
+    return v if _PLAIN.match(v) and not v.endswith(" ") else json.dumps(v)
+
+
+def thousands(n: int) -> str:
+    return f"{n:,}"
+
+
+def percent(x: float, digits: int = 1) -> str:
+    """A fraction as a percentage: 0.9015 -> `90.2%`."""
+    return f"{100 * x:.{digits}f}%"

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`ocrnet skill package OUT`: the skill in the skill-bank folder layout (contract §1), ready to drop in.
+"""`ocrnet skill package OUT`: the skill in the skill-bank folder layout
+(`references/skill_info.yaml`, schemas, runners beside SKILL.md), ready to drop in.
 
 Rendered straight from the generator (bank layout: `references/skill_info.yaml`, top-level frontmatter
 `tags`), so a package never depends on the checkout's generated files being current.

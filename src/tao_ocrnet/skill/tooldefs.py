@@ -20,19 +20,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tao_ocrnet.automl.settings import STUDY_NAME_PATTERN, AutoMLSettings
 from tao_ocrnet.config.actions import ACTIONS, ALL_ACTIONS
 from tao_ocrnet.config.json_schema import DIALECT, json_schema
 from tao_ocrnet.config.render import GENERATED_BY
 from tao_ocrnet.config.shorthand import shorthand_for
 from tao_ocrnet.config.tao_schema import popular_values
-from tao_ocrnet.config.templates import DEPLOY_TEMPLATE_NAME, template_dict
+from tao_ocrnet.config.templates import DEPLOY_TEMPLATE, DEPLOY_TEMPLATE_NAME, template_dict, template_path
 from tao_ocrnet.datasources.rules import SOURCE_FALLBACKS
 from tao_ocrnet.jobs import skill_info as md
 from tao_ocrnet.jobs.catalog import JobAction, job_actions
 from tao_ocrnet.jobs.record import STATES
 from tao_ocrnet.jobs.spec_params import ACCEPTED_PARENTS, key_kind
 from tao_ocrnet.mcp import constants as C
-from tao_ocrnet.results.taskdir import get_dotted
+from tao_ocrnet.results.layout import get_dotted
 
 HANDLERS = "tao_ocrnet.mcp.handlers"
 
@@ -347,8 +348,6 @@ MCP_AUTOML_SETTINGS = ("algorithm", "max_recommendations", "max_epochs", "reduct
 
 def automl_settings_arg() -> dict[str, Any]:
     """`automl_settings`, typed from the AutoMLSettings model (bounds, enums, patterns copied, not retyped)."""
-    from tao_ocrnet.automl.settings import AutoMLSettings
-
     fields = AutoMLSettings.model_json_schema()["properties"]
     props: dict[str, Any] = {}
     for name in MCP_AUTOML_SETTINGS:
@@ -405,7 +404,7 @@ def action_tool(action: JobAction) -> ToolDef:
         "aliases": dict(shorthand_for(ALL_ACTIONS[name].deploy)),
         "automl": ALL_ACTIONS[name].automl,
         "required": list(ALL_ACTIONS[name].required),
-        "template": md.template_path(name) if name in ACTIONS else md.DEPLOY_TEMPLATE,
+        "template": template_path(name) if name in ACTIONS else DEPLOY_TEMPLATE,
     }
     return ToolDef(
         name=tool_name(name),
@@ -549,8 +548,6 @@ def job_tools() -> list[ToolDef]:
 
 
 def automl_tools() -> list[ToolDef]:
-    from tao_ocrnet.automl.settings import STUDY_NAME_PATTERN
-
     study_arg = {
         "study": {
             "type": "string",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from tao_ocrnet.data.charset import CHARSETS
+from tao_ocrnet.data.gt import parse_gt_file
 
 
 def add_synth_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -46,14 +47,14 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 
 def _held_out_labels(gt_files: list[str]) -> set[str]:
-    from tao_ocrnet.data.gt import parse_gt_file
-
     return {e.label for gt in gt_files for e in parse_gt_file(gt, key="--avoid-labels").entries}
 
 
 def main_synth(args: argparse.Namespace) -> dict[str, object]:
     """Run `ocrnet synth` from parsed arguments; returns the summary (the CLI prints it)."""
     num_test = args.num_test if args.num_test is not None else max(1, args.num // 5)
+    # Here, not at the top: every `ocrnet` command builds its parser from this module, and the renderer
+    # (numpy, Pillow) would slow them all.
     from tao_ocrnet.data.synth.generate import generate_dataset
 
     summary = generate_dataset(

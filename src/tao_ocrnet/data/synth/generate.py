@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+from tqdm import tqdm
 
 from tao_ocrnet.data.charset import ALNUM36, CHARSETS
 from tao_ocrnet.data.synth.fonts import design_group, discover_fonts, font_family, load_font
@@ -439,8 +440,6 @@ def _plan_split(
 def _render_split(
     plans: list[_Plan], split: str, folder: Path, seed: int, height: int, workers: int, desc: str
 ) -> dict[int, str]:
-    from tqdm import tqdm  # only the generator needs it
-
     chunk = 256
     jobs = [(seed, split, str(folder), height, plans[k : k + chunk]) for k in range(0, len(plans), chunk)]
     names: dict[int, str] = {}

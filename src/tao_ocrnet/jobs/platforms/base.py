@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The launcher interface: submit, status, logs, cancel (contract §8 platform verbs).
+"""The launcher interface: submit, status, logs, cancel (the skill bank's platform verbs).
 
 The local process platform (`local.py`) is the embedded default. A cluster scheduler is one more module
 implementing `Platform` and one more line in `PLATFORMS`; records name their platform, so every later read

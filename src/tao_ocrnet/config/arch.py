@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """`ModelArch`: everything needed to rebuild an OCRNet, as plain types.
 
-This module deliberately does not import torch: the config layer, job submission and the skill
-tooling may validate input sizes without paying for a torch import.
+It imports no torch: spec validation, job submission and the skill tooling check input sizes and widths
+without paying for a torch import. Backbone facts come from `tao_ocrnet.config.backbones`.
 """
 
 from __future__ import annotations
@@ -12,56 +12,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from tao_ocrnet.config.backbones import BACKBONE_NAMES, BACKBONES, feature_map_size
 from tao_ocrnet.errors import SpecError
 
 log = logging.getLogger(__name__)
 
-BACKBONES: tuple[str, ...] = ("ResNet", "ResNet2X", "FAN_tiny_2X")
 PREDICTIONS: tuple[str, ...] = ("CTC", "Attn")
-FAN_FEATURE_CHANNEL = 192
 # The search range for the smallest usable input size (only used to word error messages).
 _MAX_PROBE = 4096
-
-
-def _pool_out(n: int, kernel: int, stride: int, pad: int) -> int:
-    """Output length of a conv/pool along one axis (floor mode, as PyTorch)."""
-    return (n + 2 * pad - kernel) // stride + 1
-
-
-def resnet_feature_size(size: int, axis: str, first_pool: bool = True) -> int:
-    """Feature-map length along `axis` ("h" or "w") of the CLOVA ResNet; 0 when the input is too small.
-
-    Mirrors the down-sampling of `backbones.ResNet`: 3x3 convs keep the size, so only the pools and
-    the two last convs (kernel 2) matter. Height: /2, /2, stride 2, stride 2, -1. Width: /2, /2,
-    +1, +1, -1.
-    """
-    steps: list[tuple[int, int, int]] = []  # (kernel, stride, pad) for this axis
-    if first_pool:
-        steps.append((2, 2, 0))  # maxpool1 (absent in ResNet2X)
-    steps.append((2, 2, 0))  # maxpool2
-    if axis == "h":
-        steps += [(2, 2, 0), (2, 2, 0), (2, 1, 0)]  # maxpool3, conv4_1, conv4_2
-    else:
-        steps += [(2, 1, 1), (2, 1, 1), (2, 1, 0)]
-    n = size
-    for kernel, stride, pad in steps:
-        if n + 2 * pad < kernel:
-            return 0
-        n = _pool_out(n, kernel, stride, pad)
-    return max(n, 0)
-
-
-def feature_map_size(backbone: str, height: int, width: int) -> tuple[int, int]:
-    """(H', W') of the backbone output for an input of `height` x `width`; 0 means "too small"."""
-    if backbone == "FAN_tiny_2X":
-        if height % 8 or width % 8:
-            return 0, 0
-        return height // 8, width // 8
-    first_pool = backbone != "ResNet2X"
-    return (
-        resnet_feature_size(height, "h", first_pool),
-        resnet_feature_size(width, "w", first_pool),
-    )
 
 
 def _smallest(backbone: str, axis: str) -> int:
@@ -110,14 +68,16 @@ class ModelArch:
         """Build from the spec's `model` section (duck-typed: attribute access only)."""
         backbone = str(model_cfg.backbone)
         feature_channel = int(model_cfg.feature_channel)
-        if backbone == "FAN_tiny_2X" and feature_channel != FAN_FEATURE_CHANNEL:
-            # The reference silently forces this (quirk 24); we say so.
+        fixed = BACKBONES[backbone].fixed_feature_channel if backbone in BACKBONES else None
+        if fixed is not None and feature_channel != fixed:
+            # The reference forces the width silently; we say so.
             log.warning(
-                "model.feature_channel=%d is ignored for backbone FAN_tiny_2X: its feature width is fixed at %d",
+                "model.feature_channel=%d is ignored for backbone %s: its feature width is fixed at %d",
                 feature_channel,
-                FAN_FEATURE_CHANNEL,
+                backbone,
+                fixed,
             )
-            feature_channel = FAN_FEATURE_CHANNEL
+            feature_channel = fixed
         return cls(
             backbone=backbone,
             tps=bool(model_cfg.TPS),
@@ -176,7 +136,7 @@ class ModelArch:
         """Every reason this architecture cannot be built (empty when valid)."""
         p: list[str] = []
         if self.backbone not in BACKBONES:
-            p.append(f"model.backbone={self.backbone!r} is not supported; use one of {', '.join(BACKBONES)}")
+            p.append(f"model.backbone={self.backbone!r} is not supported; use one of {', '.join(BACKBONE_NAMES)}")
         if self.prediction not in PREDICTIONS:
             p.append(f"model.prediction={self.prediction!r} is not supported; use CTC or Attn")
         if self.input_channel not in (1, 3):
@@ -191,9 +151,10 @@ class ModelArch:
             p.append("the character list has duplicate characters; check dataset.character_list_file")
         if self.tps and (self.num_fiducial < 4 or self.num_fiducial % 2):
             p.append(f"model.num_fiducial={self.num_fiducial} must be an even number >= 4 (20 is the default)")
-        if self.backbone == "FAN_tiny_2X":
-            if self.feature_channel != FAN_FEATURE_CHANNEL:
-                p.append(f"model.feature_channel must be {FAN_FEATURE_CHANNEL} for FAN_tiny_2X")
+        fixed = BACKBONES[self.backbone].fixed_feature_channel if self.backbone in BACKBONES else None
+        if fixed is not None:
+            if self.feature_channel != fixed:
+                p.append(f"model.feature_channel must be {fixed} for {self.backbone}")
         elif self.backbone in BACKBONES and (self.feature_channel < 16 or self.feature_channel % 16):
             # ResNet widths are feature_channel / 16, /8, /4, /2, /1.
             p.append(
@@ -206,13 +167,14 @@ class ModelArch:
     def _size_problems(self) -> list[str]:
         p: list[str] = []
         h, w = self.input_height, self.input_width
-        if self.backbone == "FAN_tiny_2X":
+        step = BACKBONES[self.backbone].downsample
+        if BACKBONES[self.backbone].resnet_first_pool is None:
             for key, value in (("model.input_height", h), ("model.input_width", w)):
-                if value < 8 or value % 8:
-                    fixed = max(8, (value + 7) // 8 * 8)
+                if value < step or value % step:
+                    fixed = max(step, (value + step - 1) // step * step)
                     p.append(
-                        f"{key}={value} does not work with backbone FAN_tiny_2X, which needs a multiple of 8; "
-                        f"set {key} to {fixed} (e.g. 32x128 or 64x200 instead of 32x100)"
+                        f"{key}={value} does not work with backbone {self.backbone}, which needs a multiple of "
+                        f"{step}; set {key} to {fixed} (e.g. 32x128 or 64x200 instead of 32x100)"
                     )
         else:
             fh, fw = self.feature_size
