@@ -116,6 +116,9 @@ def scaling(root: Path, data: Path, trials: int, epochs: int, repeats: int) -> b
         print("SKIP: needs two CPUs")
         return True
     settings = {"algorithm": "random", "max_recommendations": trials, "max_epochs": epochs, "seed": 3}
+    # Two trial jobs at once (one core each, pinned): the jobs layer's default limit is half the CPUs, which
+    # would queue the second worker's trials on a 2-core machine.
+    os.environ["OCRNET_MAX_JOBS"] = "2"
     probe = C.SpeedProbe()
     walls: dict[int, list[float]] = {1: [], 2: []}
     jobs_by_n: dict[int, list[float]] = {1: [], 2: []}

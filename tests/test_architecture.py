@@ -98,3 +98,15 @@ def test_job_submit_path_loads_no_torch(jobs_env, synth_root):  # noqa: F811
 def test_types_check():
     proc = _run(sys.executable, "-m", "mypy")  # configured in pyproject.toml: src/tao_ocrnet
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_every_promise_names_a_test_that_exists():
+    import re
+
+    text = (ROOT / "docs" / "JOB-PROMISES.md").read_text(encoding="utf-8")
+    named = re.findall(r"`(test_[a-z0-9_]+\.py)::(test_[a-z0-9_]+)`", text)
+    assert len(named) >= 25
+    for file, test in named:
+        source = (ROOT / "tests" / file).read_text(encoding="utf-8")
+        found = re.search(rf"^(async )?def {test}\(", source, re.M)
+        assert found, f"docs/JOB-PROMISES.md names {file}::{test}, which is gone"

@@ -18,13 +18,14 @@ import jsonschema
 import yaml
 
 from tao_ocrnet.config.render import GENERATED_BY
+from tao_ocrnet.config.secrets import ENCRYPTION_KEY_ENV
 from tao_ocrnet.datasources.resolver import DataRoots
 from tao_ocrnet.jobs import runner
 from tao_ocrnet.jobs.catalog import JobAction, job_action, job_actions
 from tao_ocrnet.jobs.record import CANCELED, COMPLETE, ERROR, RECORD_SCHEMA, last_transition, new_record, state_of
 from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.jobs.runner_shim import RUNNER_DIR, render_runner
-from tao_ocrnet.jobs.runstate import EXIT_NAME, LAUNCH_NAME, RUNNER_NAME, SPEC_NAME, STATE_DIR, write_launch
+from tao_ocrnet.jobs.runstate import EXIT_NAME, RUNNER_NAME, SPEC_NAME, STATE_DIR, request_cancel, write_launch
 from tao_ocrnet.jobs.service import JobService
 from tao_ocrnet.jobs.store import JobStore
 from tao_ocrnet.skill_root import skill_root
@@ -38,20 +39,29 @@ SPDX_LINES = (
 KEY_ENV = "OCRNET_TEST_RUNNER_KEY"
 SECRET = "runner-secret-that-must-not-leak-5678"
 
-# The job's command: prints the spec it was given (secret included, for the runner to mask), writes a KPI
-# to the task's status.json, then exits with the spec's `exit` or, with `wait`, waits to be signalled.
+# The job's command: prints the spec it was given and the key from its environment (the variable its second
+# argument names; for the runner to mask), writes a KPI to the task's status.json, then ends it with the spec's
+# `status` (SUCCESS when it exits 0) and exits with the spec's `exit` or, with `wait`, waits to be signalled.
 COMMAND_SCRIPT = """
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 import yaml
 spec_path = Path(sys.argv[1])
 spec = yaml.safe_load(spec_path.read_text())
-print("spec", spec_path.name, json.dumps(spec), flush=True)
-(Path(spec["task_dir"]) / "status.json").write_text(json.dumps({"kpi": {"acc": 0.75}}) + "\\n")
+print("spec", spec_path.name, json.dumps(spec), "key", os.environ.get(sys.argv[2]), flush=True)
+status = Path(spec["task_dir"]) / "status.json"
+status.write_text(json.dumps({"status": "RUNNING", "kpi": {"acc": 0.75}}) + "\\n")
 if spec.get("wait"):
     print("waiting", flush=True)
     time.sleep(60)
-sys.exit(spec.get("exit", 0))
+if spec.get("die_in_partial"):  # killed while writing its output, as a SIGKILLed dataset_convert
+    from tao_ocrnet.results.partial import partial_dir
+    with partial_dir(Path(spec["task_dir"])):
+        os.kill(os.getpid(), 9)
+code = spec.get("exit", 0)
+with status.open("a") as fh:
+    fh.write(json.dumps({"status": spec.get("status", "SUCCESS" if code == 0 else "FAILURE")}) + "\\n")
+sys.exit(code)
 """
 
 
@@ -60,7 +70,7 @@ def _job(tmp_path: Path, spec: dict, key_env: str | None = None) -> tuple[JobSto
     script = tmp_path / "command.py"
     script.write_text(COMMAND_SCRIPT, encoding="utf-8")
     entry = {
-        "command": f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} {{config_path}}",
+        "command": f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} {{config_path}} {ENCRYPTION_KEY_ENV}",
         "config_format": "yaml",
         "mode": "config",
         "metric": "acc",
@@ -73,7 +83,10 @@ def _job(tmp_path: Path, spec: dict, key_env: str | None = None) -> tuple[JobSto
     task_dir.mkdir(parents=True)
     (job_dir / SPEC_NAME).write_text(yaml.safe_dump({**spec, "task_dir": str(task_dir)}), encoding="utf-8")
     (job_dir / RUNNER_NAME).write_text(render_runner(action), encoding="utf-8")
-    write_launch(job_dir, {"job_id": job_id, "action": action.name, "config": SPEC_NAME, "key_env": key_env})
+    write_launch(
+        job_dir,
+        {"job_id": job_id, "action": action.name, "config": SPEC_NAME, "key_env": key_env, "task_dir": str(task_dir)},
+    )
     record = new_record(
         job_id=job_id, action=action.name, command=action.command, platform="local",
         results_dir=str(task_dir), job_dir=str(job_dir), spec=spec,
@@ -119,19 +132,20 @@ def test_a_failing_command_is_an_error(tmp_path):
     store, job_id, job_dir = _job(tmp_path, {"exit": 3})
     assert _start(job_dir).wait(timeout=60) == 1
     info = _exit_info(job_dir)
-    assert (info["exit_code"], info["signal"], info["canceled"], info["error"]) == (3, None, False, None)
+    assert (info["exit_code"], info["signal"], info["canceled"]) == (3, None, False)
+    assert info["error"] == "the command exited with code 3"
     record = store.read(job_id)
     assert state_of(record) == ERROR and record["exit_code"] == 3
 
 
-def test_the_secret_is_masked_and_its_private_spec_removed(tmp_path):
+def test_the_secret_reaches_the_command_in_its_environment_only_and_is_masked(tmp_path):
     store, job_id, job_dir = _job(tmp_path, {"exit": 0}, key_env=KEY_ENV)
     assert _start(job_dir, {KEY_ENV: SECRET}).wait(timeout=60) == 0
     log = (job_dir / "job.log").read_text()
-    assert SECRET not in log and f'"encryption_key": "{runner.MASK.decode()}"' in log
-    assert f"spec {runner.SECRET_SPEC} " in log  # the private copy is what ran ...
-    assert not (job_dir / STATE_DIR / runner.SECRET_SPEC).exists()  # ... and it is gone
-    assert SECRET not in (job_dir / SPEC_NAME).read_text() + (job_dir / LAUNCH_NAME).read_text()
+    assert SECRET not in log and f"spec {SPEC_NAME} " in log  # the job's own spec ran ...
+    assert f" key {runner.MASK.decode()}\n" in log  # ... and the key came in the environment (masked here)
+    for path in job_dir.rglob("*"):  # no file of the job holds the key
+        assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
     assert state_of(store.read(job_id)) == COMPLETE
 
 
@@ -151,8 +165,7 @@ def test_a_missing_key_variable_fails_the_job_with_the_reason(tmp_path):
     assert state_of(record) == ERROR and info["error"] in last_transition(record)["message"]
 
 
-def test_sigterm_cancels_the_job_and_stops_its_command(tmp_path):
-    store, job_id, job_dir = _job(tmp_path, {"wait": True})
+def _sigterm_when_waiting(job_dir: Path) -> subprocess.Popen[bytes]:
     proc = _start(job_dir)
     log = job_dir / "job.log"
     deadline = time.monotonic() + 60
@@ -161,11 +174,46 @@ def test_sigterm_cancels_the_job_and_stops_its_command(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)  # the runner alone: it passes the signal on to the command
     assert proc.wait(timeout=30) == 1
+    return proc
+
+
+def test_a_sigterm_that_is_not_a_cancel_is_an_error_with_the_reason(tmp_path):
+    store, job_id, job_dir = _job(tmp_path, {"wait": True})
+    _sigterm_when_waiting(job_dir)
+    info = _exit_info(job_dir)
+    assert (info["exit_code"], info["signal"], info["canceled"]) == (-signal.SIGTERM, signal.SIGTERM, False)
+    assert "received SIGTERM from outside `ocrnet jobs cancel`" in info["error"]
+    record = store.read(job_id)
+    assert state_of(record) == ERROR and record["exit_code"] == -signal.SIGTERM
+    assert info["error"] in last_transition(record)["message"]
+
+
+def test_sigterm_after_a_cancel_request_cancels_the_job_and_stops_its_command(tmp_path):
+    store, job_id, job_dir = _job(tmp_path, {"wait": True})
+    request_cancel(job_dir)  # what `ocrnet jobs cancel` writes before its SIGTERM
+    _sigterm_when_waiting(job_dir)
     info = _exit_info(job_dir)
     assert (info["exit_code"], info["signal"], info["canceled"]) == (-signal.SIGTERM, signal.SIGTERM, True)
     record = store.read(job_id)
-    assert state_of(record) == CANCELED
-    assert f"the command ended with exit code {-signal.SIGTERM} (canceled)" in log.read_text()
+    assert state_of(record) == CANCELED and record["exit_code"] == -signal.SIGTERM
+    assert f"the command ended with exit code {-signal.SIGTERM} (canceled)" in (job_dir / "job.log").read_text()
+
+
+def test_a_killed_command_leaves_no_partial_output(tmp_path):
+    store, job_id, job_dir = _job(tmp_path, {"die_in_partial": True})
+    assert _start(job_dir).wait(timeout=60) == 1
+    task_dir = Path(yaml.safe_load((job_dir / SPEC_NAME).read_text())["task_dir"])
+    assert not list(task_dir.parent.glob(f".{task_dir.name}.partial-*"))  # the runner removed the dead run's
+    assert state_of(store.read(job_id)) == ERROR
+
+
+def test_exit_code_0_without_success_in_status_json_is_an_error(tmp_path):
+    store, job_id, job_dir = _job(tmp_path, {"exit": 0, "status": "RUNNING"})
+    assert _start(job_dir).wait(timeout=60) == 1
+    info = _exit_info(job_dir)
+    assert info["exit_code"] == 0 and "ends with RUNNING, not SUCCESS" in info["error"]
+    record = store.read(job_id)
+    assert state_of(record) == ERROR and record["exit_code"] == 0
 
 
 def test_the_runner_module_imports_neither_torch_nor_pydantic():

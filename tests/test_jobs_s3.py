@@ -137,7 +137,10 @@ def test_legacy_tao_names_are_mapped(jobs_env, aws_env, monkeypatch, capsys):  #
     assert settings.access_key == aws_env.access_key and settings.endpoint == aws_env.endpoint
     assert settings.names == ("ACCESS_KEY", "SECRET_KEY", "S3_ENDPOINT_URL", "CLOUD_REGION")
     spec = _dry(capsys, "evaluate", "--eval-dataset", f"s3://ocr-data/{PREFIX}", "evaluate.checkpoint=/m.pth")
-    assert Path(spec["evaluate"]["test_dataset_dir"], "gt_new.txt").is_file()
+    assert Path(spec["evaluate"]["test_dataset_dir"]).name == "test"
+    # A dry run downloads nothing large: the archive is looked up (HEAD), not fetched and not extracted.
+    fetched = {Path(name).name for name in _objects(jobs_env.home)}
+    assert "test.tar.gz" not in fetched and not Path(spec["evaluate"]["test_dataset_dir"]).exists()
 
 
 @pytest.mark.parametrize(

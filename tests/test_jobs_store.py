@@ -12,6 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tao_ocrnet.config.secrets import MASK, redact
 from tao_ocrnet.datasources.resolver import DataRoots
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.jobs import ids
@@ -25,7 +26,6 @@ from tao_ocrnet.jobs.record import (
     normalize_state,
     state_of,
 )
-from tao_ocrnet.jobs.redact import MASK, redact
 from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.jobs.service import JobService
 from tao_ocrnet.jobs.store import JobStore, TerminalStateError

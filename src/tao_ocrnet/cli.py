@@ -11,6 +11,8 @@ import argparse
 import importlib
 import json
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -164,13 +166,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     # basicConfig is a no-op when a host (pytest, a notebook) already configured logging.
     logging.getLogger("tao_ocrnet").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # here, not at exit: a reader that went away is handled below
+        return code
     except UserError as exc:
         print(f"ocrnet {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("ocrnet: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader stopped reading (`ocrnet jobs list | head -1`): end quietly, as a tool killed by SIGPIPE
+        # would. Output still buffered goes to devnull, so the flush at exit raises nothing either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -7,22 +7,28 @@ The results-folder contract itself (the results_dir rule, status.json, file name
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import torch
 
 from tao_ocrnet.config.actions import action_info
 from tao_ocrnet.config.loader import load_spec
+from tao_ocrnet.config.secrets import ENCRYPTION_KEY_ENV
 from tao_ocrnet.config.spec import ExperimentSpec
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.results.experiment import write_experiment_yaml
+from tao_ocrnet.results.experiment import experiment_yaml
 from tao_ocrnet.results.layout import resolve_results_dir
+from tao_ocrnet.results.lock import results_lock
 from tao_ocrnet.results.status import StatusWriter
 
 log = logging.getLogger(__name__)
@@ -41,6 +47,48 @@ class RunContext:
         self.interactive = args is not None  # run from the command line: print tables to stdout
 
 
+class Terminated(SystemExit):
+    """The process received SIGTERM (a node drain, a scheduler, `kill`, `ocrnet jobs cancel`): the run ends as a
+    failure with exit code 128 + 15. Lightning alone would end it with a code-less SystemExit: exit 0."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.reason = f"terminated by {signal.Signals(signum).name}"
+
+
+@contextlib.contextmanager
+def _terminate_on_sigterm() -> Iterator[None]:
+    """While the action runs, SIGTERM raises `Terminated` in the main thread (Lightning's signal connector calls
+    this handler after its own, so training stops at once too); the previous handler comes back afterwards."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    owner = os.getpid()
+    fired = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal fired
+        if os.getpid() != owner:  # a forked worker inherited the handler: let it die the default way
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        if not fired:  # once: a second SIGTERM must not interrupt the clean-up of the first
+            fired = True
+            raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _key_from_env(spec: ExperimentSpec) -> ExperimentSpec:
+    """A job's encryption_key arrives in the environment (`config.secrets.ENCRYPTION_KEY_ENV`), not its spec."""
+    key = os.environ.get(ENCRYPTION_KEY_ENV, "")
+    return spec.model_copy(update={"encryption_key": key}) if key and not spec.encryption_key else spec
+
+
 def _attach_file_log(results_dir: Path, action: str) -> logging.Handler:
     handler = logging.FileHandler(results_dir / f"{action}.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -56,9 +104,30 @@ def run_action(
     args: argparse.Namespace | None = None,
     spec: ExperimentSpec | None = None,
 ) -> dict[str, Any]:
-    """Load and validate the spec, prepare results_dir, run `body`, and record the outcome in status.json."""
+    """Load and validate the spec, prepare results_dir, run `body`, and record the outcome in status.json.
+
+    The run holds the results folder's lock (`results.lock`): while it runs, another run in the same folder
+    is refused. experiment.yaml is written at the start, as TAO does, and the previous one is put back if
+    the run fails (`results.experiment`).
+
+    SUCCESS only when `body` returns: SIGTERM ends the run as FAILURE with exit code 143 (`Terminated`), and a
+    SystemExit without a code from inside `body` is a FAILURE with exit code 1, never a silent exit 0.
+    """
+    with _terminate_on_sigterm():
+        return _run_action(action, body, spec_path, overrides, args, spec)
+
+
+def _run_action(
+    action: str,
+    body: Callable[[RunContext], dict[str, Any]],
+    spec_path: str | None,
+    overrides: list[str] | tuple[str, ...],
+    args: argparse.Namespace | None,
+    spec: ExperimentSpec | None,
+) -> dict[str, Any]:
     action_info(action)
-    spec = spec or load_spec(action, spec_path, overrides)
+    _use_thread_share()
+    spec = _key_from_env(spec or load_spec(action, spec_path, overrides))
     results_dir = resolve_results_dir(spec, action)
     try:
         results_dir.mkdir(parents=True, exist_ok=True)
@@ -69,21 +138,30 @@ def run_action(
     if not os.access(results_dir, os.W_OK):
         raise UserError(f"results folder `{results_dir}` is not writable; set a writable results_dir") from None
     ctx = RunContext(action, spec, results_dir, args)
-    write_experiment_yaml(results_dir, spec)
-    handler = _attach_file_log(results_dir, action)
-    ctx.status.write("STARTED", f"Starting OCRNet {action}.")
-    try:
-        result = body(ctx)
-    except UserError as exc:
-        ctx.status.write("FAILURE", str(exc))
-        raise
-    except BaseException as exc:
-        ctx.status.write("FAILURE", f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
-        logging.getLogger().removeHandler(handler)
-        handler.close()
-    ctx.status.write("SUCCESS", f"OCRNet {action} finished.", kpi=_numeric(result))
+    # A second run in the same folder is refused here, before it writes anything (exit 2).
+    with results_lock(results_dir, action), experiment_yaml(results_dir, spec):
+        handler = _attach_file_log(results_dir, action)
+        ctx.status.write("STARTED", f"Starting OCRNet {action}.")
+        try:
+            result = body(ctx)
+        except UserError as exc:
+            ctx.status.write("FAILURE", str(exc))
+            raise
+        except Terminated as exc:
+            ctx.status.write("FAILURE", exc.reason)
+            raise
+        except SystemExit as exc:  # e.g. Lightning's SIGTERMException: code-less, it would exit 0
+            ctx.status.write("FAILURE", f"stopped before finishing ({type(exc).__name__}, exit code {exc.code})")
+            if not exc.code:
+                raise SystemExit(1) from exc
+            raise
+        except BaseException as exc:
+            ctx.status.write("FAILURE", f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+        ctx.status.write("SUCCESS", f"OCRNet {action} finished.", kpi=_numeric(result))
     return result
 
 
@@ -96,12 +174,25 @@ def cli_main(action: str, body: Callable[[RunContext], dict[str, Any]]) -> Calla
     """Adapt an action body to the CLI dispatcher in `tao_ocrnet.cli`."""
 
     def main(args: argparse.Namespace) -> int:
-        result = run_action(action, body, args.spec, args.overrides, args)
+        try:
+            result = run_action(action, body, args.spec, args.overrides, args)
+        except Terminated as exc:
+            print(f"ocrnet {action}: {exc.reason}", file=sys.stderr)
+            raise
         summary = {k: v for k, v in result.items() if not isinstance(v, list | dict)}
         print(json.dumps(summary, indent=2, default=str), file=sys.stderr)
         return 0
 
     return main
+
+
+def _use_thread_share() -> None:
+    """torch's threads from OMP_NUM_THREADS: a job's share of the cores, set by the job runner from how many jobs
+    its platform runs at once (`jobs/queue.py`); explicit, whatever was imported before."""
+    text = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if text.isdigit() and int(text) > 0:
+        torch.set_num_threads(int(text))
+        log.info("torch threads: %d (OMP_NUM_THREADS)", torch.get_num_threads())
 
 
 def select_device(num_gpus: int, gpu_ids: list[int], key: str) -> str:

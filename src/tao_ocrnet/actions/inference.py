@@ -11,6 +11,7 @@ from tao_ocrnet.actions.common import RunContext, cli_main
 from tao_ocrnet.actions.evaluate import spec_for_arch
 from tao_ocrnet.actions.recognize import open_section_model, recognize
 from tao_ocrnet.actions.reporting import write_inference
+from tao_ocrnet.atomic import write_text_atomic
 from tao_ocrnet.config.fields import is_unset
 from tao_ocrnet.config.shipped import DEFAULT_MODEL
 from tao_ocrnet.data.datamodule import build_folder_loader
@@ -19,6 +20,8 @@ from tao_ocrnet.model.metrics import Prediction
 from tao_ocrnet.runtime.predictor import ONNX, PYTORCH
 
 log = logging.getLogger(__name__)
+
+SKIPPED_NAME = "skipped_images.txt"
 
 
 def read_folder(
@@ -39,7 +42,9 @@ def read_folder(
         predictions.extend(preds)
     result = write_inference(ctx.results_dir, predictions, echo=ctx.interactive)
     if skipped:
-        (ctx.results_dir / "skipped_images.txt").write_text("\n".join(skipped) + "\n", encoding="utf-8")
+        write_text_atomic(ctx.results_dir / SKIPPED_NAME, "\n".join(skipped) + "\n")
+    else:  # an earlier run's list would describe other results
+        (ctx.results_dir / SKIPPED_NAME).unlink(missing_ok=True)
     return {**result, "num_skipped": len(skipped)}
 
 

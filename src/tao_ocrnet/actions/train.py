@@ -18,8 +18,14 @@ from tao_ocrnet.actions.common import RunContext, cli_main, select_device
 from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.data.charset import load_charset
 from tao_ocrnet.data.datamodule import OCRDataModule
-from tao_ocrnet.errors import SpecError, UserError
-from tao_ocrnet.model.checkpoint import load_model_file, load_pretrained_partial, resolve_model_path, save_model_file
+from tao_ocrnet.errors import ModelFileError, SpecError, UserError
+from tao_ocrnet.model.checkpoint import (
+    check_training_checkpoint,
+    load_model_file,
+    load_pretrained_partial,
+    resolve_model_path,
+    save_model_file,
+)
 from tao_ocrnet.model.lit_module import OCRNetLitModule
 from tao_ocrnet.model.ocrnet import OCRNet, build_model
 from tao_ocrnet.results.checkpoints import (
@@ -154,10 +160,40 @@ def _initial_model(ctx: RunContext, charset: tuple[str, ...]) -> tuple[OCRNet, M
     if spec.train.pretrained_model_path:
         path = resolve_model_path(spec.train.pretrained_model_path, key="train.pretrained_model_path")
         loaded, skipped = load_pretrained_partial(model, path, allow_pickle=ctx.allow_pickle, arch=arch)
-        log.info(
-            "pretrained weights: %d tensors loaded, %d skipped (shape mismatch or absent)", len(loaded), len(skipped)
-        )
+        _report_pretrained(path, model, arch, loaded, skipped)
     return model, arch
+
+
+def _report_pretrained(path: Path, model: OCRNet, arch: ModelArch, loaded: list[str], skipped: list[str]) -> None:
+    """INFO when every tensor of the model came from the file; else a WARNING naming what did not."""
+    key = "train.pretrained_model_path"
+    if not loaded:
+        raise ModelFileError(
+            f"{key}: {path} shares no tensor (name and shape) with this model ({arch.backbone}, {arch.prediction}, "
+            f"TPS={arch.tps}); it is not a pretrained OCRNet for these model settings"
+        )
+    fresh = sorted(set(model.state_dict()) - set(loaded))
+    if not fresh and not skipped:
+        log.info("pretrained weights: %d tensors loaded, 0 skipped (shape mismatch or absent)", len(loaded))
+        return
+    reshaped = len(set(skipped) & set(fresh))
+    unknown = sorted(set(skipped) - set(fresh))
+    log.warning(
+        "pretrained weights: only %d of the model's %d tensors loaded from %s; %d keep their random initialisation "
+        "(%s)%s%s. Check that %s was trained with these model settings",
+        len(loaded),
+        len(loaded) + len(fresh),
+        path,
+        len(fresh),
+        _first(fresh),
+        f"; {reshaped} of them have another shape in the file" if reshaped else "",
+        f"; {len(unknown)} tensors of the file match no tensor of the model ({_first(unknown)})" if unknown else "",
+        key,
+    )
+
+
+def _first(names: list[str], n: int = 8) -> str:
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "") if names else "none"
 
 
 def latest_checkpoint(folder: Path) -> Path | None:
@@ -180,15 +216,21 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return None
 
 
-def _resume_path(ctx: RunContext) -> str | None:
+def _resume_path(ctx: RunContext, module: OCRNetLitModule) -> str | None:
+    """The checkpoint to resume from, checked against the module like every other model key."""
     explicit = ctx.spec.train.resume_training_checkpoint_path
     if explicit:
         if not Path(explicit).is_file():
             raise SpecError([f"`train.resume_training_checkpoint_path` = {explicit!r} does not exist"])
+        check_training_checkpoint(
+            explicit, module, module.arch, "train.resume_training_checkpoint_path", allow_pickle=ctx.allow_pickle
+        )
         return explicit
     found = latest_checkpoint(ctx.results_dir)
     if found is not None:
         log.info("resuming from %s (the latest checkpoint in results_dir)", found)
+        key = "train.results_dir (resuming from its latest checkpoint; use a new folder to start afresh)"
+        check_training_checkpoint(found, module, module.arch, key, allow_pickle=ctx.allow_pickle)
         return str(found)
     return None
 
@@ -264,7 +306,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
     data = OCRDataModule(spec, arch.charset)
     callbacks = _callbacks(ctx)
     trainer = pl.Trainer(callbacks=callbacks, logger=_loggers(ctx), **_trainer_kwargs(ctx))
-    trainer.fit(module, datamodule=data, ckpt_path=_resume_path(ctx))
+    trainer.fit(module, datamodule=data, ckpt_path=_resume_path(ctx, module))
     best = callbacks[1].best
     result: dict[str, Any] = {
         "best_val_acc": best,

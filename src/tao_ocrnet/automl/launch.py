@@ -19,6 +19,7 @@ from tao_ocrnet.automl import workspace as wsp
 from tao_ocrnet.automl.storage import STORAGE_ENV
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.jobs.platforms import procs
+from tao_ocrnet.jobs.queue import THREAD_ENVS
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,9 @@ def launch_workers(
         raise UserError(f"worker_cpus names {len(worker_cpus)} CPU list(s) for {n} worker(s)")
     groups: list[str | None] = list(worker_cpus) if worker_cpus else _cpu_groups(n) if pin_cpus else [None] * n
     env = {**os.environ, STORAGE_ENV: url, "PYTHONUNBUFFERED": "1"}  # the URL never goes on argv
+    # A worker samples, polls and writes reports: one thread. The cores go to the trial jobs, whose runners set
+    # each job's share (jobs/queue.py); they also queue there when more trials run than the platform allows.
+    env.update(dict.fromkeys(THREAD_ENVS, "1"))
     out = []
     for i in range(n):
         index = first + i

@@ -45,6 +45,7 @@ from tao_ocrnet.automl.trial import Outcome, TrialContext, run_trial
 from tao_ocrnet.datasources.resolver import DataRoots
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.jobs.platforms import procs
+from tao_ocrnet.jobs.queue import LIMIT_ENV, job_limit
 from tao_ocrnet.jobs.service import JobService
 
 log = logging.getLogger(__name__)
@@ -263,6 +264,8 @@ def run_worker(
     if recovered:
         log.info("recovered interrupted trial(s) %s", recovered)
     log.info("worker %d on study %s (%s)", index, study_name, mask(storage_url))
+    # Trials are jobs: beyond the jobs the platform runs at once they wait PENDING in its queue, in order.
+    log.info("at most %d job(s) run at once here (%s); more trials wait in the jobs queue", job_limit(), LIMIT_ENV)
     reason = "error"
     try:
         reason = worker.run()

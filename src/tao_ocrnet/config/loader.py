@@ -19,6 +19,7 @@ from tao_ocrnet.config.actions import ActionInfo, action_info
 from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.config.fields import is_unset
 from tao_ocrnet.config.introspect import leaf_index
+from tao_ocrnet.config.secrets import MASK, is_secret_name, redact
 from tao_ocrnet.config.shorthand import shorthand_for
 from tao_ocrnet.config.spec import ExperimentSpec
 from tao_ocrnet.errors import SpecError
@@ -120,8 +121,8 @@ def apply_overrides(
         for d, v in pairs:
             if d in seen and seen[d][1] != v:
                 problems.append(
-                    f"`{d}` is set twice with different values ({seen[d][0]}={seen[d][1]!r} and "
-                    f"{key}={v!r}); give it once"
+                    f"`{d}` is set twice with different values ({seen[d][0]}={_shown(d, seen[d][1])} and "
+                    f"{key}={_shown(d, v)}); give it once"
                 )
                 continue
             seen[d] = (key, v)
@@ -145,6 +146,19 @@ def suggest_key(dotted: str) -> str | None:
     if match:
         return next(k for k in keys if k.rsplit(".", 1)[-1] == match[0])
     return None
+
+
+def _is_secret_key(dotted: str) -> bool:
+    node = leaf_index().get(dotted)
+    return is_secret_name(dotted.rsplit(".", 1)[-1]) or bool(node is not None and node.meta.get("secret"))
+
+
+def _shown(dotted: str, value: Any) -> str:
+    """`value` as an error message may show it: a secret key's value only by its type, others with secrets
+    inside (nested secret keys, credential-shaped strings, URL passwords) masked."""
+    if _is_secret_key(dotted):
+        return f"<a {type(value).__name__}, not shown>"
+    return repr(redact(value)[0])
 
 
 def _describe_limit(node, kind: str) -> str:
@@ -179,15 +193,15 @@ def format_validation_error(exc: ValidationError) -> list[str]:
             continue
         node = index.get(dotted)
         if kind in ("literal_error", "enum"):
-            problems.append(f"`{dotted}` = {value!r} is not allowed{_describe_limit(node, kind)}")
+            problems.append(f"`{dotted}` = {_shown(dotted, value)} is not allowed{_describe_limit(node, kind)}")
         elif kind.startswith(("greater_than", "less_than")):
-            problems.append(f"`{dotted}` = {value!r} is out of range{_describe_limit(node, kind)}")
+            problems.append(f"`{dotted}` = {_shown(dotted, value)} is out of range{_describe_limit(node, kind)}")
         elif kind == "model_type":
-            problems.append(f"`{dotted}` must be a section (mapping of keys), not {value!r}")
+            problems.append(f"`{dotted}` must be a section (mapping of keys), not {_shown(dotted, value)}")
         else:
             msg = err["msg"].removeprefix("Value error, ")
             expected = f" (expected {'a list' if node.kind == 'list' else node.kind})" if node else ""
-            problems.append(f"`{dotted}` = {value!r}: {msg}{expected}")
+            problems.append(f"`{dotted}` = {_shown(dotted, value)}: {msg}{expected}")
     return problems
 
 
@@ -298,5 +312,20 @@ def load_spec(
     return validate_tree(tree, action, check_required)
 
 
+def masked_dump(spec: ExperimentSpec) -> dict[str, Any]:
+    """The spec as plain data with every secret masked (leaves marked secret and secret-named keys)."""
+    data: dict[str, Any] = redact(spec.model_dump(mode="json"))[0]
+    for dotted, node in leaf_index().items():
+        if node.meta.get("secret"):
+            *parents, name = dotted.split(".")
+            holder = data
+            for part in parents:
+                holder = holder[part]
+            if holder.get(name):
+                holder[name] = MASK
+    return data
+
+
 def spec_to_yaml(spec: ExperimentSpec) -> str:
-    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, default_flow_style=False)
+    """The spec as YAML for a user to read or keep (`ocrnet spec render`, experiment.yaml): secrets masked."""
+    return yaml.safe_dump(masked_dump(spec), sort_keys=False, default_flow_style=False)

@@ -4,29 +4,34 @@
 - Streams the gt file: memory does not grow with the dataset (commits every 1000 samples).
 - Stores the original encoded bytes (no re-encode) after a full decode check; missing and
   undecodable images, and gt lines without a label, are skipped and listed in
-  ``error_image_log.txt`` (line number, path, reason) in the output folder.
-- Writes into a temporary sibling folder and moves the result in at the end (data.mdb last), so a
-  failed or interrupted run never leaves a half-written LMDB where a reader would find it.
+  ``error_image_log.txt`` (line number, path, reason) in the output folder. So are entries that name a file
+  outside the image folder, a FIFO or device, a file over 32 MiB or an image over the pixel limit
+  (`tao_ocrnet.data.gt.entry_path`, `tao_ocrnet.data.images.read_image_file`): never opened or decoded.
+- A full or failing disk is one DataError naming the output folder; the partial folder is removed.
+- Writes into a locked `.partial-` sibling folder (`tao_ocrnet.results.partial`) and moves the result in at
+  the end (data.mdb last), so a failed or interrupted run never leaves a half-written LMDB where a reader
+  would find it; discovery skips partial folders, and the next run removes the ones killed runs left.
 - Refuses to replace an existing LMDB unless `overwrite` is set.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import secrets
-import shutil
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import lmdb
 from tqdm import tqdm
 
-from tao_ocrnet.data.gt import BadLine, iter_gt_file
-from tao_ocrnet.data.images import ImageDecodeError, decode_image
+from tao_ocrnet.data.gt import BadLine, entry_path, iter_gt_file
+from tao_ocrnet.data.images import ImageDecodeError, ImageRefusedError, decode_image, read_image_file
 from tao_ocrnet.data.lmdb_io import DATA_FILE, NUM_SAMPLES_KEY, image_key, label_key
 from tao_ocrnet.errors import DataError
+from tao_ocrnet.results.partial import clean_stale_partials, partial_dir
 
 __all__ = ["ERROR_LOG_NAME", "ConvertSummary", "SkippedSample", "convert_to_lmdb"]
 
@@ -136,19 +141,18 @@ def convert_to_lmdb(
         raise DataError(f"{img_dir_key}: {img_root} does not exist or is not a folder")
     if not gt_path.is_file():
         raise DataError(f"{gt_key}: {gt_path} does not exist or is not a file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in clean_stale_partials(out):
+        log.warning("dataset_convert: removed %s, the unfinished output of a run that was killed", stale)
     if (out / DATA_FILE).exists() and not overwrite:
         raise DataError(f"{out} already holds an LMDB ({DATA_FILE}); refusing to overwrite it without {overwrite_flag}")
-    out.parent.mkdir(parents=True, exist_ok=True)
 
     total_lines = _count_lines(gt_path)
     lines = iter_gt_file(gt_path, key=gt_key)
     summary = ConvertSummary(out_dir=out)
     reasons: Counter[str] = Counter()
-    # A sibling on the same filesystem so the final move is a rename; mkdir (not mkdtemp) so the
-    # published folder gets the usual umask permissions rather than 0700.
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
+    # A sibling on the same filesystem, so that the final move is a rename.
+    with _write_errors(out), partial_dir(out) as tmp:
         env = _open_writable(tmp)
         try:
             with (tmp / ERROR_LOG_NAME).open("w", encoding="utf-8") as errlog:
@@ -170,17 +174,16 @@ def convert_to_lmdb(
                         if isinstance(item, BadLine):
                             skip(item.line_no, "", f"bad gt line: {item.reason}")
                             continue
-                        path = img_root / item.rel_path
-                        try:
-                            data = path.read_bytes()
-                        except FileNotFoundError:
-                            skip(item.line_no, str(path), "missing image: file not found")
-                            continue
-                        except OSError as exc:
-                            skip(item.line_no, str(path), f"unreadable image: {exc.strerror or exc}")
+                        path = entry_path(img_root, item.rel_path)
+                        if isinstance(path, str):  # outside the image folder: never opened
+                            skip(item.line_no, item.rel_path, path)
                             continue
                         try:
+                            data = read_image_file(path)
                             decode_image(data, 1, source=str(path))
+                        except ImageRefusedError as exc:  # missing, not a regular file, too big
+                            skip(item.line_no, str(path), exc.reason)
+                            continue
                         except ImageDecodeError as exc:
                             skip(item.line_no, str(path), f"corrupt image: {exc.__cause__ or exc}")
                             continue
@@ -202,9 +205,6 @@ def convert_to_lmdb(
         if summary.num_skipped == 0:
             (tmp / ERROR_LOG_NAME).unlink()
         _publish(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     summary.skipped_by_reason = dict(reasons)
     summary.error_log = out / ERROR_LOG_NAME if summary.num_skipped else None
     if summary.num_skipped:
@@ -217,6 +217,20 @@ def convert_to_lmdb(
         )
     log.info("dataset_convert: wrote %d samples to %s", summary.written, out)
     return summary
+
+
+@contextlib.contextmanager
+def _write_errors(out: Path) -> Iterator[None]:
+    """A full or failing disk (LMDB reports ENOSPC as an I/O error) is one clear line naming the output folder;
+    the partial folder is gone by then."""
+    try:
+        yield
+    except (lmdb.Error, OSError) as exc:
+        detail = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.filename else str(exc)
+        raise DataError(
+            f"dataset_convert could not write the LMDB in {out} ({detail}); is the disk full? Free space there or "
+            "choose another dataset_convert.results_dir, then run it again (nothing was left behind)"
+        ) from None
 
 
 def _publish(tmp: Path, out: Path) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -24,11 +23,20 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from tao_ocrnet.config.fields import is_unset
 from tao_ocrnet.data.filtering import SampleFilter, SharedFlags
-from tao_ocrnet.data.gt import GtEntry, iter_gt_file
-from tao_ocrnet.data.images import ImageDecodeError, decode_image, list_images, load_image
+from tao_ocrnet.data.gt import GtEntry, entry_path, iter_gt_file
+from tao_ocrnet.data.images import (
+    ImageDecodeError,
+    ImageRefusedError,
+    decode_image,
+    image_file_problem,
+    list_images,
+    load_image,
+    read_image_file,
+)
 from tao_ocrnet.data.lmdb_io import (
     DATA_FILE,
     NUM_SAMPLES_KEY,
+    check_lmdb,
     find_lmdb_dirs,
     image_key,
     label_key,
@@ -147,35 +155,58 @@ class LmdbDataset(LabeledDataset):
         self._init_flags()
 
     def _scan_labels(self, key: str) -> np.ndarray:
-        """Read only the labels (one sequential cursor pass) and keep the indices that pass the filter."""
+        """Read only the labels (one sequential cursor pass) and keep the indices that pass the filter.
+
+        `check_lmdb` runs first (in `shared_readonly_env`): a damaged data.mdb is an error here, before any
+        read through the memory map, and values it found pointing outside the file are never read.
+        """
         try:
             env = shared_readonly_env(self.root)
+            check = check_lmdb(self.root)  # cached: shared_readonly_env ran it before mapping the file
+        except DataError as exc:
+            raise DataError(f"{key}: {exc}") from None
         except (lmdb.Error, OSError) as exc:
             raise DataError(f"{key}: cannot open the LMDB in {self.root}: {exc}") from exc
+        self._bad_keys = check.bad_keys
+        try:
+            return self._scan(env, check.entries, key)
+        except lmdb.Error as exc:  # a page of the wrong kind, say: LMDB finds it, and it is not a crash
+            raise DataError(
+                f"{key}: {self.root}: {DATA_FILE} is damaged ({exc}); re-create it with dataset_convert"
+            ) from None
+
+    def _scan(self, env: lmdb.Environment, entries: int, key: str) -> np.ndarray:
         keep: list[int] = []
         with env.begin(buffers=False) as txn:
-            raw = txn.get(NUM_SAMPLES_KEY)
+            raw = None if NUM_SAMPLES_KEY in self._bad_keys else txn.get(NUM_SAMPLES_KEY)
             if raw is None:
                 raise DataError(f"{key}: {self.root} is an LMDB without 'num-samples': not an OCR dataset")
             try:
                 num = int(raw.decode("ascii"))
             except (UnicodeDecodeError, ValueError) as exc:
-                raise DataError(f"{key}: {self.root}: bad num-samples value {raw!r}") from exc
+                raise DataError(f"{key}: {self.root}: bad num-samples value {raw[:40]!r}") from exc
+            # Each sample is two keys, so a count beyond the keys there are is damage, not data.
+            if not 0 <= num <= entries:
+                raise DataError(
+                    f"{key}: {self.root}: num-samples is {num}, but {DATA_FILE} holds {entries} keys; the LMDB is "
+                    "damaged: re-create it with dataset_convert"
+                )
             seen = np.zeros(num + 1, dtype=bool)
             cursor = txn.cursor()
             if cursor.set_range(b"label-"):
-                for k, v in cursor:
+                # Keys only: a value is read (cursor.value()) only once its key is known to be safe.
+                for k in cursor.iternext(keys=True, values=False):
                     if not k.startswith(b"label-"):
                         break
                     try:
                         idx = int(k[6:])
                     except ValueError:
                         continue
-                    if not 1 <= idx <= num:
-                        continue
+                    if not 1 <= idx <= num or k in self._bad_keys:
+                        continue  # a bad value: counted below as a missing sample
                     seen[idx] = True
                     try:
-                        label = v.decode("utf-8")
+                        label = cursor.value().decode("utf-8")
                     except UnicodeDecodeError:
                         label = ""  # counted as an empty label: nothing usable to train on
                     if self.sample_filter.accept_label(label, functools.partial(self._label_where, idx)):
@@ -183,7 +214,7 @@ class LmdbDataset(LabeledDataset):
             missing = np.flatnonzero(~seen[1:]) + 1
             if len(missing):
                 first = f"{self.where} sample {int(missing[0])}"
-                self.sample_filter.reject("missing_sample", first, "the label key is missing")
+                self.sample_filter.reject("missing_sample", first, "the label key is missing or damaged")
                 if len(missing) > 1:
                     self.sample_filter.counts.add("missing_sample", len(missing) - 1)
         return np.asarray(keep, dtype=np.int64)
@@ -203,9 +234,14 @@ class LmdbDataset(LabeledDataset):
 
     def _read(self, j: int) -> tuple[bytes, str, str]:
         idx = int(self._indices[j])
+        data: bytes | None = None
         with self._txn() as txn:
-            data = txn.get(image_key(idx))
-            label = txn.get(label_key(idx), b"").decode("utf-8")
+            try:
+                if image_key(idx) not in self._bad_keys:  # see check_lmdb: such a value is never read
+                    data = txn.get(image_key(idx))
+                label = txn.get(label_key(idx), b"").decode("utf-8")
+            except (lmdb.Error, UnicodeDecodeError):
+                data, label = None, ""
         name = f"{self.root} sample {idx} ({image_key(idx).decode()})"
         if data is None:
             # Treated like an undecodable image: counted once, then skipped or dropped.
@@ -240,11 +276,13 @@ class RawGtDataset(LabeledDataset):
                 continue
             if not self.sample_filter.accept_label(item.label, where):
                 continue
-            path = os.path.join(self.img_dir, item.rel_path)
-            if not os.path.isfile(path):
-                self.sample_filter.reject("missing_image", where, f"image {path} does not exist")
+            # Only files inside the image folder, and only regular files of sane size (never a FIFO or device).
+            path = entry_path(self.img_dir, item.rel_path)
+            problem = path if isinstance(path, str) else image_file_problem(path)
+            if problem is not None:
+                self.sample_filter.reject("missing_image", where, f"image {item.rel_path}: {problem}")
                 continue
-            paths.append(path)
+            paths.append(str(path))
             labels.append(item.label)
         self._paths = paths
         self._labels = labels
@@ -256,9 +294,9 @@ class RawGtDataset(LabeledDataset):
     def _read(self, j: int) -> tuple[bytes, str, str]:
         path = self._paths[j]
         try:
-            data = Path(path).read_bytes()
-        except OSError:
-            data = b""  # vanished or unreadable since construction: handled like a corrupt image
+            data = read_image_file(path)
+        except ImageRefusedError:
+            data = b""  # vanished or swapped since construction: handled like a corrupt image
         return data, self._labels[j], path
 
     def _read_label(self, j: int) -> str:

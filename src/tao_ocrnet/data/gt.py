@@ -4,12 +4,16 @@
 One line per sample: ``relative/path<TAB>label``. The reference splits on TAB in convert but on any
 whitespace elsewhere, and BOMs occur in the wild (the reference choked on both), so the single rule here is:
 strip a leading BOM; strip the line; split at the first TAB, else at the first run of whitespace.
-Blank lines are ignored. A line without a label (or not valid UTF-8) is reported as a bad line with
-its 1-based line number; it never stops the parse.
+Blank lines are ignored. A line without a label (or not valid UTF-8, or longer than MAX_LINE_BYTES) is
+reported as a bad line with its 1-based line number; it never stops the parse.
+
+An entry's path names a file inside the image folder (`entry_path`): an absolute path or one that climbs
+out with `..` is refused, so a gt file cannot make a reader open files elsewhere.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,10 +22,21 @@ from typing import BinaryIO, NamedTuple
 
 from tao_ocrnet.errors import DataError
 
-__all__ = ["BadLine", "GtEntry", "GtParseResult", "iter_gt_file", "parse_gt_file", "parse_gt_line"]
+__all__ = [
+    "MAX_LINE_BYTES",
+    "BadLine",
+    "GtEntry",
+    "GtParseResult",
+    "entry_path",
+    "iter_gt_file",
+    "parse_gt_file",
+    "parse_gt_line",
+]
 
 _BOM = b"\xef\xbb\xbf"
 _WS_RUN = re.compile(r"\s+")
+#: A gt line is a path and a word: anything longer is not one (and is never held in memory whole).
+MAX_LINE_BYTES = 64 << 10
 
 
 class GtEntry(NamedTuple):
@@ -59,6 +74,18 @@ def parse_gt_line(line: str) -> tuple[str, str] | str | None:
     return path, label
 
 
+def entry_path(img_dir: str | Path, rel_path: str) -> Path | str:
+    """The file a gt entry names inside `img_dir`, or the reason it is refused (absolute, or climbing out)."""
+    if "\0" in rel_path:
+        return "bad image path: it holds a NUL character"
+    if os.path.isabs(rel_path):
+        return f"bad image path: {rel_path} is absolute; paths are relative to the image folder"
+    normal = os.path.normpath(rel_path)
+    if normal == os.pardir or normal.startswith(os.pardir + os.sep):
+        return f"bad image path: {rel_path} climbs out of the image folder"
+    return Path(img_dir, normal)
+
+
 def iter_gt_file(path: str | Path, key: str = "gt file") -> Iterator[GtEntry | BadLine]:
     """Stream a gt file line by line (constant memory), yielding entries and bad lines in order.
 
@@ -76,8 +103,15 @@ def iter_gt_file(path: str | Path, key: str = "gt file") -> Iterator[GtEntry | B
 
 def _iter_lines(f: BinaryIO) -> Iterator[GtEntry | BadLine]:
     with f:
-        # Binary iteration splits at b"\n" only; the CR of CRLF files goes with strip().
-        for line_no, raw in enumerate(f, start=1):
+        line_no = 0
+        # Lines split at b"\n" only; the CR of CRLF files goes with strip().
+        while raw := f.readline(MAX_LINE_BYTES + 1):
+            line_no += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while (rest := f.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass  # skip the rest of the overlong line, a bounded chunk at a time
+                yield BadLine(line_no, f"line longer than {MAX_LINE_BYTES} bytes")
+                continue
             if line_no == 1:
                 raw = raw.removeprefix(_BOM)
             try:

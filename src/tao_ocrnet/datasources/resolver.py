@@ -4,9 +4,10 @@
 For each rule `{source, path, runtime?, list?, lmdb_from?, raw_only?}`:
 - the source's root comes from the request (`train_datasets` is a list), else along the documented
   fallbacks (eval -> train; calibration -> train; inference -> eval -> train); no root, no value;
-- `runtime: extracted_folder`: the archive at `path` is extracted once into the staging folder
-  `<cache>/staging/<archive identity>/<source>/<archive stem>`; a local root may hold the unpacked folder
-  (`train/` for `train.tar.gz`) instead;
+- `runtime: extracted_folder`: the archive at `path` (else the same name ending .tgz, .tar or .zip) is extracted
+  once into the staging folder `<cache>/staging/<archive identity>/<source>/<archive stem>`; a local root may
+  hold the unpacked folder (`train/` for `train.tar.gz`) instead; a dry run inspects the archive (every check,
+  headers only) and extracts nothing;
 - an LMDB input resolves to the folder that directly holds `data.mdb` (searched a few levels down); for
   an LMDB-capable rule, a local root that itself holds `data.mdb` is that LMDB;
 - `list: true` gives a YAML list with one folder per root;
@@ -26,10 +27,18 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tao_ocrnet.datasources.archives import archive_stem, extract_once, is_archive
+from tao_ocrnet.datasources.archives import (
+    MARKER,
+    Contents,
+    archive_stem,
+    extract_once,
+    inspect_archive,
+    is_archive,
+)
 from tao_ocrnet.datasources.roots import LocalRoot, ParsedUri, Root, open_root, parse_uri
 from tao_ocrnet.datasources.rules import SOURCE_FALLBACKS, Rule
 from tao_ocrnet.errors import DataError, UserError
+from tao_ocrnet.results.partial import is_partial
 
 OPTION = {
     "train_datasets": "--train-dataset",
@@ -78,6 +87,10 @@ class Folder:
     path: Path
     kind: str  # lmdb | raw
     uri: str
+    listed: Contents | None = None  # a dry run's archive, not extracted: what `path` will hold
+
+    def has_file(self, name: str) -> bool:
+        return name in self.listed.files if self.listed is not None else (self.path / name).is_file()
 
 
 @dataclass
@@ -89,7 +102,10 @@ class Inputs:
 
 
 def find_lmdb(folder: Path, uri: str) -> Path | None:
-    """The folder that directly holds data.mdb: `folder` itself or one a few levels below (exactly one)."""
+    """The folder that directly holds data.mdb: `folder` itself or one a few levels below (exactly one).
+
+    The search skips unfinished outputs (`.partial-` folders a killed dataset_convert left): they are never data.
+    """
     if (folder / LMDB_FILE).is_file():
         return folder
     found: list[Path] = []
@@ -99,16 +115,38 @@ def find_lmdb(folder: Path, uri: str) -> Path | None:
         for parent in level:
             with os.scandir(parent) as entries:
                 for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
+                    if entry.is_dir(follow_symlinks=False) and not is_partial(entry.name):
                         sub = Path(entry.path)
                         (found if (sub / LMDB_FILE).is_file() else subdirs).append(sub)
         if found:
             break
         level = subdirs
     if len(found) > 1:
-        names = ", ".join(sorted(str(p.relative_to(folder)) for p in found))
-        raise DataError(f"`{uri}` holds several LMDBs ({names}); give each as its own dataset root")
+        raise _several_lmdbs(uri, [str(p.relative_to(folder)) for p in found])
     return found[0] if found else None
+
+
+def _several_lmdbs(uri: str, names: list[str]) -> DataError:
+    return DataError(f"`{uri}` holds several LMDBs ({', '.join(sorted(names))}); give each as its own dataset root")
+
+
+def _listed_lmdb(listed: Contents, uri: str) -> str | None:
+    """`find_lmdb` on an archive's listing (a dry run extracts nothing): the relative folder holding data.mdb."""
+    if LMDB_FILE in listed.files:
+        return ""
+    for depth in range(LMDB_SEARCH_DEPTH):
+        found = [
+            folder
+            for folder in listed.folders
+            if folder.count("/") == depth
+            and f"{folder}/{LMDB_FILE}" in listed.files
+            and not any(is_partial(part) for part in folder.split("/"))
+        ]
+        if len(found) > 1:
+            raise _several_lmdbs(uri, found)
+        if found:
+            return found[0]
+    return None
 
 
 class _JobRoot:
@@ -134,12 +172,18 @@ class InputResolver:
 
     `lookup_dataset_job(job_id, uri)` returns the record of the COMPLETE dataset_convert job a `job:` root names
     (the jobs layer owns records and states), or raises UserError saying why that job cannot be used.
+    With `dry_run`, archives are inspected (headers only: every check, nothing written) and not extracted.
     """
 
     def __init__(
-        self, roots: DataRoots, cache_root: Path, lookup_dataset_job: Callable[[str, str], dict[str, Any]]
+        self,
+        roots: DataRoots,
+        cache_root: Path,
+        lookup_dataset_job: Callable[[str, str], dict[str, Any]],
+        dry_run: bool = False,
     ) -> None:
         self.roots = roots
+        self.dry_run = dry_run
         self.cache_root = cache_root
         self.lookup_dataset_job = lookup_dataset_job
         self._opened: dict[str, Root] = {}
@@ -194,13 +238,22 @@ class InputResolver:
         root = self._plain_root(uri)
         if rule.lmdb_from and isinstance(root, LocalRoot) and (root.base / LMDB_FILE).is_file():
             return Folder(root.base, "lmdb", uri)  # the root itself is an LMDB (a hand-run dataset_convert)
-        fetched = root.file(rule.path)
+        # The documented archive names: train.tar.gz, else train.tgz, train.tar or train.zip.
+        download = not self.dry_run
+        fetched = next(filter(None, (root.file(path, download) for path in rule.archive_paths())), None)
         stem = archive_stem(PurePosixPath(rule.path).name)
         if fetched is not None:
             if not is_archive(rule.path):
                 raise DataError(f"`{key}`: {rule.path} is not an archive (.tar.gz, .tgz, .tar or .zip)")
             digest = hashlib.sha256(fetched.identity.encode()).hexdigest()[:16]
-            folder = extract_once(fetched.path, self.cache_root / "staging" / digest / rule.source / stem)
+            dest = self.cache_root / "staging" / digest / rule.source / stem
+            if self.dry_run and not (dest / MARKER).is_file():
+                if not fetched.path.is_file():  # a remote archive not fetched yet: its contents show at submit
+                    return Folder(dest, "raw", uri)
+                listed = inspect_archive(fetched.path, dest)
+                inner = _listed_lmdb(listed, uri)
+                return Folder(dest / inner, "lmdb", uri) if inner is not None else Folder(dest, "raw", uri, listed)
+            folder = extract_once(fetched.path, dest)
         else:
             local = root.folder(str(PurePosixPath(rule.path).parent / stem))
             if local is None:
@@ -218,9 +271,9 @@ class InputResolver:
         if fetched is not None:
             return str(fetched.path)
         if paired:
-            inside = paired[0].path / PurePosixPath(rule.path).name
-            if inside.is_file():
-                return str(inside)
+            name = PurePosixPath(rule.path).name
+            if paired[0].has_file(name):
+                return str(paired[0].path / name)
         where = f" (nor {PurePosixPath(rule.path).name} in the extracted folder)" if paired else ""
         raise DataError(f"{OPTION[rule.source]} `{uri}` has no {rule.path}{where}, needed for `{key}`")
 

@@ -31,7 +31,10 @@ class Root(Protocol):
     uri: str
     credentials: tuple[str, ...]
 
-    def file(self, rel: str) -> Fetched | None: ...
+    def file(self, rel: str, download: bool = True) -> Fetched | None:
+        """The file at `rel`, or None when the root has none. With download=False a remote file is only
+        looked up: its Fetched.path is where it will be once fetched (a dry run downloads nothing large)."""
+        ...
 
     def folder(self, rel: str) -> Path | None: ...
 
@@ -86,7 +89,7 @@ class LocalRoot:
         if not os.access(self.base, os.R_OK | os.X_OK):
             raise DataError(f"dataset root `{parsed.text}` is not readable (permission denied)")
 
-    def file(self, rel: str) -> Fetched | None:
+    def file(self, rel: str, download: bool = True) -> Fetched | None:
         path = self.base / rel
         if not path.is_file():
             return None
@@ -111,12 +114,13 @@ class S3Root:
         self.bucket = S3Bucket(parsed.bucket)
         self.credentials = self.bucket.settings.names
 
-    def file(self, rel: str) -> Fetched | None:
+    def file(self, rel: str, download: bool = True) -> Fetched | None:
         key = f"{self.prefix}/{rel}" if self.prefix else rel
         info = self.bucket.head(key)
         if info is None:
             return None
-        return Fetched(self.bucket.fetch(info, self.cache_root), info.identity, info.uri)
+        path = self.bucket.fetch(info, self.cache_root) if download else self.bucket.cache_path(info, self.cache_root)
+        return Fetched(path, info.identity, info.uri)
 
     def folder(self, rel: str) -> Path | None:
         return None  # S3 roots provide archives and files, not folders

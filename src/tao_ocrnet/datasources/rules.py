@@ -15,7 +15,10 @@ The same rules render the SKILL.md table, so the two cannot disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
+
+from tao_ocrnet.datasources.archives import SUFFIXES, archive_stem, is_archive
 
 SOURCES = ("train_datasets", "eval_dataset", "calibration_dataset", "inference_dataset")
 
@@ -29,6 +32,8 @@ SOURCE_FALLBACKS: dict[str, tuple[str, ...]] = {
 
 # Where an archive is unpacked and how: documented in skill_info so every runner does the same thing.
 EXTRACTION: dict[str, Any] = {
+    "archive": "the rule's path (train.tar.gz); when the root has no such file, the same name ending .tgz, "
+    ".tar or .zip, in that order",
     "dir": "<staging>/<source>/<archive name without .tar.gz/.tgz/.tar/.zip>",
     "strip": "single_top_level_folder",
     "strip_rule": "ignoring a leading ./, strip one leading folder only when every member sits under that "
@@ -78,6 +83,14 @@ class Rule:
             lmdb_from=data.get("lmdb_from"),
             raw_only=bool(data.get("raw_only", False)),
         )
+
+    def archive_paths(self) -> tuple[str, ...]:
+        """Where to look for the archive: `path`, then the same name with every other archive suffix."""
+        if not is_archive(self.path):
+            return (self.path,)
+        path = PurePosixPath(self.path)
+        others = (str(path.with_name(archive_stem(path.name) + suffix)) for suffix in SUFFIXES)
+        return (self.path, *(other for other in others if other != self.path))
 
     def files_cell(self) -> str:
         """The table's Files text. The archive/file path comes where tao-automl's row parser looks for it."""

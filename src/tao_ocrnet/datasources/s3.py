@@ -9,6 +9,7 @@
   (multipart, its own download retries), with a progress line every 10 % for large objects.
 - Objects are cached by identity (endpoint, bucket, key, ETag, size): a changed object is a new cache
   entry, an unchanged one is downloaded once.
+- Every message names credentials by variable only and masks the `user:password@` of an endpoint URL.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
 from tao_ocrnet.atomic import file_lock
+from tao_ocrnet.config.secrets import mask_text
 from tao_ocrnet.errors import DataError
 
 # boto3 and botocore's client config are imported inside the functions that make a client: they take about
@@ -105,7 +107,20 @@ def _client(settings: Settings) -> Any:
 
 
 def client(settings: Settings | None = None) -> Any:
-    return _client(settings or settings_from_env())
+    settings = settings or settings_from_env()
+    try:
+        return _client(settings)
+    except ValueError as exc:
+        if isinstance(exc, BotoCoreError):  # e.g. an invalid region: described with the request's error
+            raise
+        # botocore's "Invalid endpoint: <url>" would print the URL with any password in it.
+        name = next((n for n in ENDPOINT_NAMES if n in settings.names), ENDPOINT_NAMES[1])
+        raise DataError(f"{name} is not a valid endpoint URL; set it to http(s)://host[:port]") from None
+
+
+def _error(message: str) -> DataError:
+    """A DataError whose text shows no secret (an endpoint URL or a botocore message may hold a password)."""
+    return DataError(mask_text(message))
 
 
 def _where(settings: Settings) -> str:
@@ -116,29 +131,27 @@ def describe_error(exc: Exception, uri: str, settings: Settings) -> DataError:
     """A botocore failure as one actionable line (credential names only, never values)."""
     names = ", ".join(settings.names) or "no AWS variables set"
     if isinstance(exc, NoCredentialsError):
-        return DataError(
+        return _error(
             f"no S3 credentials for {uri}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or ACCESS_KEY and "
             "SECRET_KEY) in the environment"
         )
     if isinstance(exc, EndpointConnectionError):
-        return DataError(f"cannot reach the S3 endpoint for {uri}{_where(settings)}: {exc}; check AWS_ENDPOINT_URL")
+        return _error(f"cannot reach the S3 endpoint for {uri}{_where(settings)}: {exc}; check AWS_ENDPOINT_URL")
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         code = str(err.get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch") or status == 403:
-            return DataError(
+            return _error(
                 f"access denied to {uri}{_where(settings)} (HTTP 403 {code}); the credentials from {names} may "
                 "not read it (check the key pair and the bucket policy)"
             )
         if code in ("NoSuchBucket",):
-            return DataError(f"bucket of {uri} does not exist{_where(settings)}")
-        return DataError(
-            f"S3 request for {uri} failed{_where(settings)}: HTTP {status} {code} {err.get('Message', '')}"
-        )
+            return _error(f"bucket of {uri} does not exist{_where(settings)}")
+        return _error(f"S3 request for {uri} failed{_where(settings)}: HTTP {status} {code} {err.get('Message', '')}")
     if isinstance(exc, BotoCoreError):
-        return DataError(f"S3 request for {uri} failed{_where(settings)}: {exc}")
-    return DataError(f"S3 request for {uri} failed: {exc}")
+        return _error(f"S3 request for {uri} failed{_where(settings)}: {exc}")
+    return _error(f"S3 request for {uri} failed: {exc}")
 
 
 @dataclass(frozen=True)
@@ -189,7 +202,7 @@ class S3Bucket:
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 404:
-                raise DataError(
+                raise _error(
                     f"bucket `{self.bucket}` does not exist{_where(self.settings)}; check the s3:// URI"
                 ) from None
             if status != 403:  # 403: may not list the bucket, but it exists
@@ -198,13 +211,18 @@ class S3Bucket:
             raise describe_error(exc, f"s3://{self.bucket}", self.settings) from None
         self._bucket_checked = True
 
+    @staticmethod
+    def cache_path(info: ObjectInfo, cache_root: Path) -> Path:
+        """Where the object lives in the cache once fetched (one file per bucket, key, ETag and size)."""
+        digest = hashlib.sha256(info.identity.encode()).hexdigest()[:24]
+        return cache_root / "objects" / digest / (Path(info.key).name or "object")
+
     def fetch(self, info: ObjectInfo, cache_root: Path) -> Path:
         """The object as a local file in the cache, downloaded once per identity."""
         from boto3.s3.transfer import TransferConfig
 
-        digest = hashlib.sha256(info.identity.encode()).hexdigest()[:24]
-        folder = cache_root / "objects" / digest
-        target = folder / (Path(info.key).name or "object")
+        target = self.cache_path(info, cache_root)
+        folder = target.parent
         if target.is_file() and target.stat().st_size == info.size:
             return target
         folder.mkdir(parents=True, exist_ok=True)
@@ -221,7 +239,7 @@ class S3Bucket:
                     Config=TransferConfig(num_download_attempts=MAX_ATTEMPTS),
                 )
                 if tmp.stat().st_size != info.size:
-                    raise DataError(f"{info.uri}: downloaded {tmp.stat().st_size} bytes, expected {info.size}")
+                    raise _error(f"{info.uri}: downloaded {tmp.stat().st_size} bytes, expected {info.size}")
                 os.replace(tmp, target)
             except (ClientError, BotoCoreError) as exc:
                 raise describe_error(exc, info.uri, self.settings) from None

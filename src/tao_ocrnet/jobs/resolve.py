@@ -10,21 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tao_ocrnet.config.loader import apply_overrides, validate_tree
+from tao_ocrnet.config.introspect import leaf_index
+from tao_ocrnet.config.loader import apply_overrides, flatten, validate_tree
+from tao_ocrnet.config.secrets import is_secret_name
 from tao_ocrnet.config.shorthand import shorthand_for
 from tao_ocrnet.config.templates import template_dict
 from tao_ocrnet.datasources.resolver import OPTION, InputResolver
 from tao_ocrnet.datasources.rules import Rule
 from tao_ocrnet.errors import SpecError, UserError
-from tao_ocrnet.jobs.catalog import JobAction
+from tao_ocrnet.jobs.catalog import JobAction, job_actions
 from tao_ocrnet.jobs.record import COMPLETE, state_of
-from tao_ocrnet.jobs.redact import is_secret_name
 from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.jobs.spec_params import ParamRequest, evaluate_params
 from tao_ocrnet.results.layout import task_dir
@@ -59,7 +60,7 @@ def _absolute_paths(user: dict[str, Any], action: JobAction) -> dict[str, Any]:
 
     The job runs in its own folder, where a relative path the user typed would point somewhere else.
     """
-    path_keys = set(action.entry.get("inputs", {})) | set(action.entry.get("outputs", {}))
+    path_keys = set(action.entry.get("inputs", {}))  # output keys never get here (`_check_user_keys`)
 
     def fix(value: Any) -> Any:
         if isinstance(value, list):
@@ -71,14 +72,26 @@ def _absolute_paths(user: dict[str, Any], action: JobAction) -> dict[str, Any]:
     return {key: fix(value) if key in path_keys else value for key, value in user.items()}
 
 
-def _check_user_keys(user: dict[str, Any], action: JobAction) -> None:
+@cache
+def _written_keys() -> frozenset[str]:
+    """Spec keys that say where an action writes: every `results_dir`, the output files each action declares,
+    and the TensorRT timing cache (read if present, rewritten after the build).
+
+    Inside a job they all derive from the job's own folder (spec_params set the ones its action needs), so a
+    job can never write into another job's results; the user may not set them.
+    """
+    results_dirs = {key for key in leaf_index() if key.rsplit(".", 1)[-1] == "results_dir"}
+    outputs = {key for job in job_actions().values() for key in job.entry["outputs"]}
+    return frozenset(results_dirs | outputs | {"gen_trt_engine.timing_cache"})
+
+
+def _check_user_keys(user: dict[str, Any]) -> None:
     problems = []
-    bound = sorted(k for k, fn in action.params.items() if fn == "output_dir")
-    for key in user:
-        if key in bound:
+    for key in flatten(user):  # a section given as a mapping ({"train": {"results_dir": ...}}) is its leaves
+        if key in _written_keys():
             problems.append(
-                f"`{key}` is bound to the job's results folder (<results root>/<job id>); set OCRNET_RESULTS_ROOT "
-                "to move job results instead"
+                f"`{key}` is bound to the job's results folder: a job writes only under <results root>/<job id>, "
+                "so that no job can overwrite another's results; set OCRNET_RESULTS_ROOT to move job results"
             )
         elif is_secret_name(key.rsplit(".", 1)[-1]):
             problems.append(
@@ -143,10 +156,11 @@ def resolve_job(
     results_dir: Path,
     cache_root: Path,
     lookup_job: Callable[[str], dict[str, Any]],
+    dry_run: bool = False,
 ) -> ResolvedJob:
     deploy = action.deploy
     user = _user_keys(request.overrides, deploy)
-    _check_user_keys(user, action)
+    _check_user_keys(user)
     user = _absolute_paths(user, action)
     skip = set(user)
 
@@ -165,7 +179,7 @@ def resolve_job(
         for uri in (*request.roots.train_datasets, request.roots.eval_dataset or ""):
             if uri.startswith("job:"):
                 raise UserError(f"`{uri}`: dataset_convert reads raw images; a job: root is already an LMDB")
-    resolver = InputResolver(request.roots, cache_root, partial(_dataset_job, lookup_job))
+    resolver = InputResolver(request.roots, cache_root, partial(_dataset_job, lookup_job), dry_run=dry_run)
     inputs = resolver.resolve(rules, skip, action.name)
     tree = apply_overrides(tree, inputs.values.items(), deploy)
 

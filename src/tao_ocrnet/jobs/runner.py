@@ -5,12 +5,19 @@ A platform starts `python JOB_DIR/runner.py JOB_DIR` (the action's shim, see `ru
 `run` executes the action's skill_info `command` on the job's spec with this interpreter (`ocrnet` is
 `python -m tao_ocrnet`), streams the output to stdout (the platform points it at JOB_DIR/job.log), writes
 JOB_DIR/.runner/exit.json when the command ends, then records the exit code and the KPIs of the action's
-status.json in the job record. SIGTERM (ocrnet jobs cancel) reaches the whole process group; the exit is then
-recorded as CANCELED. When launch.json names `key_env`, encryption_key is read from that environment variable
-into a private copy of the spec (mode 0600, removed afterwards) and masked in the log.
+status.json in the job record. Before the command starts, a job launched into its platform's queue waits for a
+free slot (`queue.take_turn`: PENDING `queued: N ahead` until then), and the command gets the job's share of the
+cores (OMP_NUM_THREADS, MKL_NUM_THREADS), which the log's first line states; a job stopped while queued never
+runs its command (exit code null).
 
-This module runs inside the job process before the command starts: it imports the stdlib, PyYAML and the
-light jobs modules only (no torch, no pydantic).
+The verdict: COMPLETE only when the command exited 0 and its status.json ends with SUCCESS (it finished its
+work and wrote its outputs). CANCELED only when `ocrnet jobs cancel` asked for it (its marker, written before
+the SIGTERM it sends); a SIGTERM from anything else (a node drain, a scheduler's preemption, an operator's
+`kill`) is an ERROR that says so. When launch.json names `key_env`, encryption_key travels from that variable
+to the command in its environment only (`config.secrets.ENCRYPTION_KEY_ENV`): no file holds it; it is masked in the log.
+
+This module runs inside the job process before the command starts: it imports the stdlib and the light jobs
+modules only (no torch, no pydantic).
 """
 
 from __future__ import annotations
@@ -26,15 +33,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import yaml
-
 from tao_ocrnet.atomic import staged
+from tao_ocrnet.config.secrets import ENCRYPTION_KEY_ENV
 from tao_ocrnet.jobs.hooks import record_exit
+from tao_ocrnet.jobs.queue import Turn, take_turn
 from tao_ocrnet.jobs.record import state_of
 from tao_ocrnet.jobs.runstate import EXIT_NAME, LAUNCH_NAME, cancel_requested, state_dir
+from tao_ocrnet.results.partial import clean_stale_partials
+from tao_ocrnet.results.status import STATUS_NAME, read_status
 
 MASK = b"*****"
-SECRET_SPEC = "spec.secret.yaml"  # the private copy of the spec holding encryption_key, in JOB_DIR/.runner
 
 
 def _now() -> str:
@@ -61,22 +69,15 @@ def command_argv(command: str, config_path: str) -> list[str]:
     return words
 
 
-def _config(job_dir: Path, launch: dict[str, Any], state: Path) -> tuple[Path, str | None]:
-    """The spec to run; with a key_env, a private copy holding encryption_key from the environment."""
-    spec = job_dir / launch["config"]
+def _secret(launch: dict[str, Any]) -> str | None:
+    """encryption_key from the variable launch.json names (None without `key_env`)."""
     name = launch.get("key_env")
     if not name:
-        return spec, None
+        return None
     secret = os.environ.get(name, "")
     if not secret:
         raise RuntimeError(f"environment variable {name} (encryption_key) is not set for the job")
-    tree = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
-    tree["encryption_key"] = secret
-    private = state / SECRET_SPEC
-    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(tree, fh, sort_keys=False)
-    return private, secret
+    return secret
 
 
 class _Signals:
@@ -88,8 +89,12 @@ class _Signals:
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signum)
-        if self.child is not None and self.child.poll() is None:
-            self.child.send_signal(signum)
+        self.forward()
+
+    def forward(self) -> None:
+        """Pass the first signal received on to the command (called again once it starts)."""
+        if self.received and self.child is not None and self.child.poll() is None:
+            self.child.send_signal(self.received[0])
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self)
@@ -98,24 +103,22 @@ class _Signals:
 
 
 def _execute(
-    job_dir: Path, launch: dict[str, Any], action: str, command: str, signals: _Signals
+    job_dir: Path, launch: dict[str, Any], action: str, command: str, signals: _Signals, turn: Turn
 ) -> tuple[int, str | None]:
     """Run the command, streaming its output (secret masked): (exit code, the runner's own error or None)."""
-    private: Path | None = None
     try:
-        config, secret = _config(job_dir, launch, state_dir(job_dir))
-        private = config if secret else None
-        argv = command_argv(command, str(config))
+        secret = _secret(launch)
+        argv = command_argv(command, str(job_dir / launch["config"]))
         _say(f"job {launch['job_id']} ({action}): {' '.join(shlex.quote(w) for w in argv)}")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **turn.env()}
+        if secret:
+            env[ENCRYPTION_KEY_ENV] = secret
         child = subprocess.Popen(
-            argv,
-            cwd=job_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+            argv, cwd=job_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+            pass_fds=turn.fds,  # the slot stays taken while the command (or an orphan of it) runs
+        )  # fmt: skip
         signals.child = child
+        signals.forward()  # a signal that came before the command started stops it now
         assert child.stdout is not None
         for line in iter(child.stdout.readline, b""):
             sys.stdout.buffer.write(line.replace(secret.encode(), MASK) if secret else line)
@@ -125,9 +128,6 @@ def _execute(
         error = f"the runner failed: {type(exc).__name__}: {exc}"
         _say(error)
         return 1, error
-    finally:
-        if private is not None:
-            private.unlink(missing_ok=True)
 
 
 def _record(job_dir: Path, metric: str | None) -> None:
@@ -157,21 +157,67 @@ def run(
         return 2
     signals = _Signals()
     signals.install()
-    code, error = _execute(job_dir, launch, action, command, signals)
-    canceled = bool(signals.received) or cancel_requested(job_dir)
+    turn, error = _wait_turn(job_dir, signals)
+    code: int | None = None  # the command never ran: stopped while queued
+    if turn is not None:
+        _say(turn.line)
+        code, error = _execute(job_dir, launch, action, command, signals, turn)
+        # A killed command may leave a partial output (dataset_convert's LMDB); no later run of this job cleans it.
+        clean_stale_partials(Path(launch["task_dir"]))
+    # A cancel is only what `ocrnet jobs cancel` asked for (its marker); a run that finished stays finished.
+    requested = cancel_requested(job_dir)
+    if code is not None:
+        error = error or _failure(code, signals.received, requested, Path(launch["task_dir"]) / STATUS_NAME)
+    canceled = error is not None and requested
     _write_json(
         state / EXIT_NAME,
         {
             "job_id": launch["job_id"],
             "action": action,
             "exit_code": code,
-            "signal": -code if code < 0 else None,
+            "signal": -code if code is not None and code < 0 else None,
             "canceled": canceled,
             "error": error,
             "started_at": started,
             "finished_at": _now(),
         },
     )
-    _say(f"the command ended with exit code {code}" + (" (canceled)" if canceled else ""))
+    ended = "the command never ran" if code is None else f"the command ended with exit code {code}"
+    _say(ended + (" (canceled)" if canceled else ""))
+    if error and not canceled:
+        _say(f"the job failed: {error}")
     _record(job_dir, metric)
-    return 0 if code == 0 else 1
+    return 0 if error is None else 1
+
+
+def _wait_turn(job_dir: Path, signals: _Signals) -> tuple[Turn | None, str | None]:
+    """The job's slot and thread share (`jobs/queue.py`) once its turn comes; else (None, why it never ran)."""
+    try:
+        turn = take_turn(job_dir, lambda: bool(signals.received) or cancel_requested(job_dir))
+    except Exception as exc:
+        return None, f"the runner failed while the job was queued: {type(exc).__name__}: {exc}"
+    if turn is not None:
+        return turn, None
+    if signals.received:
+        names = ", ".join(sorted({signal.Signals(s).name for s in signals.received}))
+        return None, f"stopped by {names} while queued; the command never ran"
+    if cancel_requested(job_dir):
+        return None, "canceled while queued; the command never ran"
+    return None, "the job ended (or its launch was never recorded) while queued; the command never ran"
+
+
+def _failure(code: int, received: list[int], canceled: bool, status_path: Path) -> str | None:
+    """Why the run is not a success (None when it is: exit code 0 and status.json ending with SUCCESS)."""
+    lines = read_status(status_path)
+    last = lines[-1] if lines else {}
+    if code == 0 and last.get("status") == "SUCCESS":
+        return None
+    said = f" ({last.get('message')})" if last.get("status") == "FAILURE" and last.get("message") else ""
+    if code != 0:
+        reason = f"the command exited with code {code}{said}"
+    else:
+        reason = f"the command exited with code 0 but {status_path} ends with {last.get('status')}, not SUCCESS"
+    if received and not canceled:
+        names = ", ".join(sorted({signal.Signals(s).name for s in received}))
+        reason = f"the job received {names} from outside `ocrnet jobs cancel`; {reason}"
+    return reason

@@ -26,6 +26,7 @@ from tao_ocrnet.jobs.catalog import job_action
 from tao_ocrnet.jobs.hooks import apply_observation, task_dir_of
 from tao_ocrnet.jobs.ids import check_job_id, new_job_id
 from tao_ocrnet.jobs.platforms.base import Launch, Observation, Platform, get_platform
+from tao_ocrnet.jobs.queue import launch_transition
 from tao_ocrnet.jobs.record import (
     CANCELED,
     ERR_INFRA,
@@ -148,7 +149,7 @@ class JobService:
 
     def submit(self, request: JobRequest, dry_run: bool = False) -> Submitted:
         """Resolve the spec, write the record (PENDING), then launch. Any failure before the launch leaves
-        no record and no job folder behind."""
+        no record and no job folder behind; a launch that cannot be recorded is stopped and removed."""
         from tao_ocrnet.jobs.resolve import resolve_job  # pydantic: kept off `ocrnet jobs list|status`
 
         action = job_action(request.action)
@@ -161,7 +162,9 @@ class JobService:
         ensure_writable(self.results_root)
         if dry_run:
             job_id = new_job_id(action.name)
-            resolved = resolve_job(request, action, job_id, self.results_root / job_id, self.cache_root, self.get)
+            resolved = resolve_job(
+                request, action, job_id, self.results_root / job_id, self.cache_root, self.get, dry_run=True
+            )
             return Submitted(job_id, None, resolved.spec_yaml, resolved.results_dir, resolved.notes)
 
         job_id = self.store.reserve(action.name)
@@ -173,10 +176,15 @@ class JobService:
             resolved = resolve_job(request, action, job_id, results_dir, self.cache_root, self.get)
             record = self._prepare(request, resolved, platform.name)
             self.store.create(record)
-        except BaseException:
+        except BaseException as exc:
             self.store.release(job_id)
             if created_results:
                 shutil.rmtree(results_dir, ignore_errors=True)
+            if isinstance(exc, OSError):  # disk full, read-only: one clear line, nothing recorded or launched
+                raise UserError(
+                    f"job not submitted: `{exc.filename or self.store.root}`: {exc.strerror}; free space there or "
+                    "set OCRNET_HOME and OCRNET_RESULTS_ROOT to writable folders (nothing was recorded or launched)"
+                ) from None
             raise
         return Submitted(job_id, self._launch(record, platform), resolved.spec_yaml, results_dir, record["notes"])
 
@@ -232,14 +240,32 @@ class JobService:
         try:
             ref = platform.submit(launch)
         except Exception as exc:
-            self.store.mark(job_id, ERROR, f"launch failed: {exc}", "agent", err_class=ERR_INFRA)
+            try:
+                self.store.mark(job_id, ERROR, f"launch failed: {exc}", "agent", err_class=ERR_INFRA)
+            except OSError:  # a store that cannot be written keeps no PENDING record either
+                self._discard(record)
             raise UserError(f"job {job_id} could not be launched on {platform.name}: {exc}") from None
         try:
-            return self.store.mark(
-                job_id, RUNNING, f"launched on {platform.name} (pid {ref.get('pid')})", "agent", backend_ref=ref
-            )
+            return self.store.mark(job_id, *launch_transition(platform.name, ref), "agent", backend_ref=ref)
         except TerminalStateError:  # the runner already finished and recorded its exit
             return self.store.read(job_id)
+        except OSError as exc:
+            # A job whose record lacks its process reference could never be canceled: stop it, keep nothing.
+            platform.cancel({**record, "backend_ref": ref}, DEFAULT_GRACE)
+            self._discard(record)
+            raise UserError(
+                f"job {job_id} was stopped and removed: its launch could not be recorded in the job store "
+                f"(`{exc.filename or self.store.root}`: {exc.strerror}); free space there or set OCRNET_HOME to "
+                "a writable folder"
+            ) from None
+
+    def _discard(self, record: dict[str, Any]) -> None:
+        """Remove a job that failed at submit: record, job folder, results folder."""
+        try:
+            self.store.discard(record["id"])
+        except OSError as exc:  # read-only store: the record stays; reading it later turns it into ERROR
+            log.warning("could not remove the record of job %s: %s", record["id"], exc.strerror)
+        shutil.rmtree(record["results_dir"], ignore_errors=True)
 
     # --- control -----------------------------------------------------------------------------------
 
@@ -297,7 +323,12 @@ class JobService:
         }
         files = []
         if folder.is_dir():
-            files = [{"name": p.name, "bytes": p.stat().st_size} for p in sorted(folder.iterdir()) if p.is_file()]
+            # Dot files are the run's own bookkeeping (its lock, the previous experiment.yaml), not results.
+            files = [
+                {"name": p.name, "bytes": p.stat().st_size}
+                for p in sorted(folder.iterdir())
+                if p.is_file() and not p.name.startswith(".")
+            ]
         return {
             **self.view(record),
             "task_dir": str(folder),

@@ -5,6 +5,8 @@
   write), then fsync of the folder. A reader never sees a torn record.
 - Read-modify-write is serialised by `fcntl.flock` on the job's `record.lock`, across threads and processes.
 - Transitions are append-only and a terminal state is final; everything written is redacted first.
+- Every record read is checked against `RECORD_SCHEMA`: one that is not UTF-8 JSON of the record's shape is
+  refused by `read` with its path and skipped by `list` with a warning that names the file.
 """
 
 from __future__ import annotations
@@ -18,16 +20,44 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
 from tao_ocrnet.atomic import file_lock
+from tao_ocrnet.config.secrets import redact
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.jobs import paths
 from tao_ocrnet.jobs.ids import check_job_id, new_job_id
-from tao_ocrnet.jobs.record import TERMINAL, UPDATABLE, state_of, transition
-from tao_ocrnet.jobs.redact import redact
+from tao_ocrnet.jobs.record import RECORD_SCHEMA, TERMINAL, UPDATABLE, state_of, transition
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "record.lock"
+_VALIDATOR = Draft202012Validator(RECORD_SCHEMA)
+
+
+class BadRecordError(UserError):
+    """A record file that is not a job record (not UTF-8 JSON, or not of the record's shape)."""
+
+
+def load_record(path: Path) -> dict[str, Any]:
+    """The record in `path`, checked against RECORD_SCHEMA. OSError if it cannot be opened; BadRecordError
+    (the reason, without the path) if it is not a job record."""
+    try:
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadRecordError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise BadRecordError(f"not JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise BadRecordError("JSON nested too deeply") from None
+    error = best_match(_VALIDATOR.iter_errors(record))
+    if error is not None:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+        raise BadRecordError(f"not a job record: {where + ': ' if where else ''}{error.message[:200]}")
+    if f"{record['id']}.json" != path.name:
+        raise BadRecordError(f"it holds the record of job `{record['id']}`, not of its file's name")
+    return record
 
 
 class TerminalStateError(UserError):
@@ -73,17 +103,26 @@ class JobStore:
         if not self.exists(job_id):
             shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
 
+    def discard(self, job_id: str) -> None:
+        """Remove a record and its job folder: a submit whose launch could not be recorded (its process is
+        stopped first) leaves nothing behind. Raises OSError if the record cannot be removed."""
+        self.record_path(job_id).unlink(missing_ok=True)
+        shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
     # --- reading -----------------------------------------------------------------------------------
 
     def read(self, job_id: str) -> dict[str, Any]:
         path = self.record_path(job_id)
         try:
-            with path.open(encoding="utf-8") as fh:
-                return json.load(fh)
+            return load_record(path)
         except FileNotFoundError:
             raise UserError(f"no job `{job_id}` in {self.root} (see `ocrnet jobs list`)") from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise UserError(f"the record of job `{job_id}` ({path}) cannot be read: {exc}") from None
+        except OSError as exc:
+            raise UserError(f"the record of job `{job_id}` ({path}) cannot be read: {exc.strerror}") from None
+        except BadRecordError as exc:
+            raise BadRecordError(
+                f"the record of job `{job_id}` ({path}) cannot be used: {exc}; move it aside"
+            ) from None
 
     def list(self) -> list[dict[str, Any]]:
         """Every readable record (an unreadable one is skipped with a warning, never fatal for a listing)."""
@@ -94,10 +133,11 @@ class JobStore:
             names = [e.name for e in entries if e.name.endswith(".json") and e.is_file()]
         for name in names:
             try:
-                with open(self.root / name, encoding="utf-8") as fh:
-                    out.append(json.load(fh))
-            except (OSError, json.JSONDecodeError) as exc:
-                log.warning("skipping unreadable job record %s: %s", name, exc)
+                out.append(load_record(self.root / name))
+            except OSError as exc:
+                log.warning("skipping unreadable job record %s: %s", self.root / name, exc.strerror)
+            except BadRecordError as exc:
+                log.warning("skipping unreadable job record %s: %s", self.root / name, exc)
         return out
 
     # --- writing -----------------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from typing import Any, TypeVar, TypeVarTuple
 import anyio
 
 from tao_ocrnet.automl.policy import PolicyDecision, resolve_policy
+from tao_ocrnet.config.secrets import redact
 from tao_ocrnet.config.shipped import is_shipped_name
 from tao_ocrnet.datasources.resolver import DataRoots
 from tao_ocrnet.jobs.ids import check_job_id
 from tao_ocrnet.jobs.record import TERMINAL, state_of
-from tao_ocrnet.jobs.redact import redact
 from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.mcp import constants as C
 from tao_ocrnet.mcp.context import CheckedHandler, ToolCall

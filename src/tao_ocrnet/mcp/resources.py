@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tao_ocrnet.config.secrets import redact
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.jobs.ids import check_job_id
-from tao_ocrnet.jobs.redact import redact
 from tao_ocrnet.jobs.service import JobService
 from tao_ocrnet.mcp import constants as C
 

@@ -210,6 +210,67 @@ def load_state_dict_file(
     return state_dict, arch, raw
 
 
+# ---------------------------------------------------------------------------- training checkpoints
+LIGHTNING_KEY = "pytorch-lightning_version"
+
+
+def check_training_checkpoint(
+    path: str | os.PathLike[str], module: nn.Module, arch: ModelArch, key: str, allow_pickle: bool = False
+) -> None:
+    """ModelFileError naming `key` unless `path` is a training checkpoint that `module` can resume from.
+
+    Lightning itself would fail on such a file with a traceback (`KeyError: 'pytorch-lightning_version'` for
+    a plain model file, a size mismatch for another architecture); this reads it once up front instead.
+    """
+    try:
+        raw = read_model_file(path, allow_pickle=allow_pickle)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{key}: {exc}") from None
+    if not isinstance(raw, Mapping) or LIGHTNING_KEY not in raw or not isinstance(raw.get("state_dict"), Mapping):
+        raise ModelFileError(
+            f"{key}: {path} is not a training checkpoint (it has no training state); resume from a "
+            "model_epoch_*.pth or ocr_model_latest.pth that train wrote, or start from its weights with "
+            "train.pretrained_model_path"
+        )
+    stored = raw.get("arch")
+    if isinstance(stored, Mapping):
+        try:
+            theirs = ModelArch.from_dict(stored)
+        except (SpecError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{key}: {path} has an invalid stored architecture: {exc}") from None
+        differ = [f.name for f in dataclasses.fields(arch) if getattr(theirs, f.name) != getattr(arch, f.name)]
+        if differ == ["charset"]:
+            raise ModelFileError(
+                f"{key}: {path} was trained with another character list; set dataset.character_list_file to that "
+                "list, or start a new run from its weights with train.pretrained_model_path"
+            )
+        if differ:
+            detail = ", ".join(
+                f"{name}: {getattr(theirs, name)!r} in the file, {getattr(arch, name)!r} in the spec"
+                for name in differ
+                if name != "charset"
+            )
+            raise ModelFileError(
+                f"{key}: {path} was trained with other model settings ({detail}); resume with the settings it was "
+                "trained with, or start a new run from its weights with train.pretrained_model_path"
+            )
+    target = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in raw["state_dict"].items() if isinstance(v, Tensor)}
+    missing = sorted(target.keys() - found.keys())
+    unexpected = sorted(found.keys() - target.keys())
+    resized = sorted(k for k in target.keys() & found.keys() if target[k] != found[k])
+    if missing or unexpected or resized:
+        parts = [
+            f"{len(names)} {what} (first: {names[0]})"
+            for names, what in ((missing, "missing"), (unexpected, "unexpected"), (resized, "of another shape"))
+            if names
+        ]
+        raise ModelFileError(
+            f"{key}: {path} does not fit this model: tensors {', '.join(parts)} (EMA on one side only, or another "
+            "architecture); resume with the settings it was trained with"
+        )
+
+
 # ---------------------------------------------------------------------------- architecture checks
 def _infer_from_weights(base: ModelArch, state_dict: Mapping[str, Tensor]) -> ModelArch:
     """Correct `base` (from the caller's spec) with what the weights prove: TPS, fiducials, head, channels."""

@@ -79,11 +79,15 @@ def get_platform(name: str | None = None) -> Platform:
 
 
 def exit_observation(exit_info: dict[str, Any]) -> Observation:
-    """The terminal state for a runner exit record: 0 -> COMPLETE, canceled -> CANCELED, else ERROR."""
+    """The terminal state for a runner exit record: canceled -> CANCELED; exit code 0 with no `error` (the runner
+    found the action's status.json ending with SUCCESS) -> COMPLETE; else ERROR with the runner's reason."""
     code = exit_info.get("exit_code")
+    error = exit_info.get("error")
     if exit_info.get("canceled"):
+        if code is None:  # canceled while queued (jobs/queue.py)
+            return Observation(CANCELED, "canceled while queued; the command never ran")
         return Observation(CANCELED, "canceled; the command stopped" + (f" (exit code {code})" if code else ""), code)
-    if code == 0:
+    if code == 0 and not error:
         return Observation(COMPLETE, "the command exited with code 0", 0)
-    reason = exit_info.get("error") or f"the command exited with code {code}"
+    reason = error or f"the command exited with code {code}"
     return Observation(ERROR, f"{reason}; see the log (ocrnet jobs logs)", code, ERR_PROGRAM)

@@ -8,6 +8,9 @@
   means ERROR (killed, e.g. SIGKILL or the OOM killer). Processes of a dead runner's group that still run
   this job are stopped, so an ERROR record never has a trainer running behind it.
 - `cancel` marks the request, sends SIGTERM to the group, and SIGKILL after the grace period.
+- At most `OCRNET_MAX_JOBS` jobs (default: half the CPUs) run their command at once; a job launched while
+  the slots are taken, or others wait, is a runner waiting in the FIFO queue (`jobs/queue.py`): PENDING
+  until its turn, then RUNNING. Each job gets its share of the cores (`queue.thread_share`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import Any
 
 from tao_ocrnet.jobs.platforms import procs
 from tao_ocrnet.jobs.platforms.base import Launch, LogChunk, Observation, exit_observation
-from tao_ocrnet.jobs.record import CANCELED, ERR_INFRA, ERROR, RUNNING, UNKNOWN
+from tao_ocrnet.jobs.queue import QUEUE_ENV, JobQueue, job_limit, queue_dir, read_admitted, started_message
+from tao_ocrnet.jobs.record import CANCELED, ERR_INFRA, ERROR, PENDING, RUNNING, UNKNOWN
 from tao_ocrnet.jobs.runstate import LOG_NAME, cancel_requested, read_exit, request_cancel
 
 KIND = "local-process"
@@ -41,8 +45,11 @@ class LocalPlatform:
     name = "local"
 
     def submit(self, launch: Launch) -> dict[str, Any]:
+        """Start the runner with a slot (it runs at once) or a ticket (it waits its turn); `queue` in the
+        reference says which: {"ahead": N, "limit": L} for a queued job."""
         _reap()
-        with open(launch.log_path, "ab") as log:
+        queue = JobQueue(queue_dir(launch.job_dir.parent, self.name), job_limit())
+        with queue.admit(launch.job_id, launch.job_dir) as place, open(launch.log_path, "ab") as log:
             proc = subprocess.Popen(
                 [launch.python, str(launch.runner), str(launch.job_dir)],
                 cwd=launch.job_dir,
@@ -51,15 +58,20 @@ class LocalPlatform:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # own session and process group: detached from the caller
                 close_fds=True,
+                pass_fds=(place.fd,),  # the slot or ticket lock: held by the runner from now on
+                env={**os.environ, QUEUE_ENV: place.env_value()},
             )
         _CHILDREN[proc.pid] = proc
-        return {
+        ref: dict[str, Any] = {
             "kind": KIND,
             "host": socket.gethostname(),
             "pid": proc.pid,
             "pgid": proc.pid,  # a new session's leader leads its process group
             "start_time": procs.start_time(proc.pid),
         }
+        if place.ticket is not None:
+            ref["queue"] = {"ahead": place.ahead, "limit": place.limit}
+        return ref
 
     def status(self, record: dict[str, Any]) -> Observation:
         _reap()
@@ -74,6 +86,11 @@ class LocalPlatform:
         if pid is None:
             return Observation(UNKNOWN, "no process recorded")
         if procs.is_running(pid, ref.get("start_time")):
+            if ref.get("queue"):  # launched into the queue: PENDING until it takes its slot
+                admitted = read_admitted(job_dir)
+                if admitted is None:
+                    return Observation(PENDING, f"queued: runner process {pid} waits for a free slot")
+                return Observation(RUNNING, started_message(admitted))
             return Observation(RUNNING, f"local process {pid} running")
         # The runner is gone without an exit record. Read the exit file again: it may have been written
         # between the first read and the liveness check.
@@ -105,7 +122,10 @@ class LocalPlatform:
 
     def cancel(self, record: dict[str, Any], grace: float) -> Observation:
         job_dir = _job_dir(record)
-        request_cancel(job_dir)  # first, so the runner and any poller read the exit as a cancel
+        # First, so the runner and any poller read the exit as a cancel; a job folder that cannot be written
+        # (full disk) must still not stop the cancel itself.
+        with contextlib.suppress(OSError):
+            request_cancel(job_dir)
         ref = record.get("backend_ref") or {}
         pid = ref.get("pid")
         if pid is None or not procs.is_running(pid, ref.get("start_time")):
@@ -116,6 +136,8 @@ class LocalPlatform:
         while time.monotonic() < deadline:
             _reap()
             if not procs.is_running(pid, ref.get("start_time")) and not _leftovers(ref, record):
+                if ref.get("queue") and read_admitted(job_dir) is None:  # it ended without taking a slot
+                    return Observation(CANCELED, "canceled while queued; the command never ran")
                 return Observation(CANCELED, f"canceled: process group {ref['pgid']} ended after SIGTERM")
             time.sleep(0.1)
         _signal_group(ref["pgid"], signal.SIGKILL)
