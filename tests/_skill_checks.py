@@ -36,7 +36,8 @@ def load_strict_json(path: Path) -> Any:
 TAO_LEAF_TYPES = {"int", "float", "bool", "string", "categorical", "list", "list_2", "dict"}
 TAO_LEAF_KEYS = {
     "type", "default", "description", "minimum", "maximum", "enum", "pattern", "automl_enabled", "popular",
-    "x-tao-exclusive-minimum", "x-tao-exclusive-maximum", "x-tao-secret",
+    "x-tao-exclusive-minimum", "x-tao-exclusive-maximum", "x-tao-secret", "x-tao-accepted-minimum",
+    "x-tao-accepted-maximum",
 }  # fmt: skip
 TAO_COLLECTION_KEYS = {
     "type", "description", "default", "properties", "required", "popular", "automl_default_parameters",
@@ -79,7 +80,9 @@ def tao_validate(node: dict[str, Any], value: Any, path: str = "") -> list[str]:
     problems = []
     if "enum" in node and value not in node["enum"]:
         problems.append(f"{path}: {value!r} not in {node['enum']}")
-    lo, hi = node.get("minimum"), node.get("maximum")
+    # minimum/maximum may be a search range; the accepted bounds then are x-tao-accepted-*.
+    lo = node.get("x-tao-accepted-minimum", node.get("minimum"))
+    hi = node.get("x-tao-accepted-maximum", node.get("maximum"))
     if lo is not None and (value < lo or (node.get("x-tao-exclusive-minimum") and value == lo)):
         problems.append(f"{path}: {value} below {lo}")
     if hi is not None and (value > hi or (node.get("x-tao-exclusive-maximum") and value == hi)):

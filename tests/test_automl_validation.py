@@ -266,3 +266,16 @@ def test_review_then_start_show_the_same_first_batch_without_a_seed(automl_env, 
     other = plan_study({"max_recommendations": 6}, seeded)
     assert other.config.seed != plan.config.seed
     _nothing_created(automl_env)
+
+
+def test_relative_model_paths_are_made_absolute_for_every_trial(automl_env, synth_root, tmp_path, monkeypatch):  # noqa: F811
+    # Trials run in their own job folders: a path typed relative to the caller's folder must still name the file.
+    from tao_ocrnet.config.shipped import shipped_model_file
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "start.pth").write_bytes(shipped_model_file("ocrnet_cpu_small").read_bytes())
+    overrides = {**TINY_TRAIN, "model.feature_channel": 64, "model.hidden_size": 64,
+                 "train.pretrained_model_path": "start.pth"}  # fmt: skip
+    plan = plan_study({"max_recommendations": 2}, StudyRequest(DataRoots(train_datasets=(str(synth_root),)), overrides))
+    assert plan.config.fixed["train.pretrained_model_path"] == str(tmp_path / "start.pth")
+    _nothing_created(automl_env)

@@ -337,6 +337,8 @@ def test_task_dir_rule_matches_the_actions():
 def test_relative_paths_are_made_absolute(jobs_env, synth_root, tmp_path, monkeypatch):  # noqa: F811
     # The job runs in its own folder: paths typed relative to the caller's folder must still work there.
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "best.pth").write_bytes(b"model")  # a submit refuses model files that do not exist
     spec = dry("evaluate", DataRoots(eval_dataset=str(synth_root)), "evaluate.checkpoint=models/best.pth",
                "evaluate.batch_size=4")  # fmt: skip
     assert spec["evaluate"]["checkpoint"] == str(tmp_path / "models" / "best.pth")

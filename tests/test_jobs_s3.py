@@ -136,7 +136,7 @@ def test_legacy_tao_names_are_mapped(jobs_env, aws_env, monkeypatch, capsys):  #
     settings = s3mod.settings_from_env()
     assert settings.access_key == aws_env.access_key and settings.endpoint == aws_env.endpoint
     assert settings.names == ("ACCESS_KEY", "SECRET_KEY", "S3_ENDPOINT_URL", "CLOUD_REGION")
-    spec = _dry(capsys, "evaluate", "--eval-dataset", f"s3://ocr-data/{PREFIX}", "evaluate.checkpoint=/m.pth")
+    spec = _dry(capsys, "evaluate", "--eval-dataset", f"s3://ocr-data/{PREFIX}", "evaluate.checkpoint=ocrnet_cpu_small")
     assert Path(spec["evaluate"]["test_dataset_dir"]).name == "test"
     # A dry run downloads nothing large: the archive is looked up (HEAD), not fetched and not extracted.
     fetched = {Path(name).name for name in _objects(jobs_env.home)}

@@ -118,6 +118,7 @@ async def test_dry_run_resolves_the_spec_and_reports_the_automl_decision(mcp_env
         assert f"character_list_file: {mcp_env.data}/character_list" in off["spec_yaml"]
         legacy = await call(client, "ocrnet_train", {**args, "automl_policy": "auto"})
         assert legacy["automl"]["policy"] == "on"
+        (mcp_env.workspace / "model.pth").write_bytes(b"model")  # a dry run refuses model files that do not exist
         ev_args = {"eval_dataset": data, "dry_run": True, "spec_overrides": {"evaluate.checkpoint": "model.pth"}}
         ev = await call(client, "ocrnet_evaluate", ev_args)
         assert "automl" not in ev and f"checkpoint: {mcp_env.workspace}/model.pth" in ev["spec_yaml"]
@@ -130,15 +131,17 @@ async def test_a_routed_train_request_goes_to_the_automl_router(mcp_env: McpEnv,
 
     seen = {}
 
-    def route_train(request, decision, *, dry_run, settings):
+    def route_train(request, decision, *, dry_run, settings, first_job_wait):
         seen.update(request=request, decision=decision, dry_run=dry_run, settings=settings)
-        return {"job_id": "study-1", "action": request.action, "state": "NOT_STARTED", "dry_run": dry_run}
+        review = {"study": "study-1", "budget": {"max_recommendations": 10}}
+        return {"study": "study-1", "action": request.action, "state": "NOT_STARTED", "dry_run": dry_run,
+                "review": review, "notes": []}  # fmt: skip
 
     monkeypatch.setattr(router, "route_train", route_train)
     async with Client(in_process_server(mcp_env), mode="legacy") as client:
         args = {"train_datasets": [str(mcp_env.data)], "num_epochs": 3, "dry_run": True, "request": "run HPO"}
         out = await call(client, "ocrnet_train", args)
-    assert out["job_id"] == "study-1" and out["automl"]["applied"] == "automl" and seen["dry_run"] is True
+    assert out["study"] == "study-1" and out["automl"]["applied"] == "automl" and seen["dry_run"] is True
     assert seen["decision"].route == "automl" and seen["request"].overrides["train.num_epochs"] == 3
     assert seen["request"].roots.train_datasets == (str(mcp_env.data),)
 

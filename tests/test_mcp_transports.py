@@ -39,8 +39,9 @@ async def exercise(client, env: McpEnv) -> None:
     assert "outside the workspace" in text and "`spec_overrides.trian.x`" in text
     with pytest.raises(MCPError):
         await client.call_tool("no_such_tool", {})
+    overrides = {"export.checkpoint": "ocrnet_cpu_small"}  # a model file that exists: the shipped one
     dry = await call(client, "ocrnet_export", {"eval_dataset": str(env.data), "dry_run": True,
-                                               "spec_overrides": {"export.checkpoint": "m.pth"}})  # fmt: skip
+                                               "spec_overrides": overrides})  # fmt: skip
     assert dry["dry_run"] is True and "onnx_file:" in dry["spec_yaml"]
     assert len((await client.list_tools()).tools) == 19
 

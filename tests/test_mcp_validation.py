@@ -11,7 +11,7 @@ import pytest
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.mcp import constants as C
 from tao_ocrnet.mcp.context import load_tools_file
-from tao_ocrnet.mcp.errors import mcp_text
+from tao_ocrnet.mcp.errors import mcp_result, mcp_text
 from tao_ocrnet.mcp.handlers import tail_text
 from tao_ocrnet.mcp.validation import ArgumentValidator, SpecSchema, spec_names
 from tao_ocrnet.mcp.workspace import Workspace, WorkspaceError
@@ -158,10 +158,58 @@ def test_valid_overrides_pass(doc, train_spec):
 # --- wording and values ------------------------------------------------------------------------------
 
 
-def test_job_layer_messages_are_reworded_for_tool_callers():
-    assert mcp_text("pass --train-dataset URI or --parent-job ID") == "pass `train_datasets` or `parent_job_id`"
-    assert mcp_text("wait for it (ocrnet jobs status ocrnet-train-1a2b3c)") == "wait for it (ocrnet_job_status)"
+# Messages of the jobs layer, the AutoML runner and the actions as they are worded for the CLI -> for a tool caller.
+REWORDED = [
+    ("pass --train-dataset URI or --parent-job ID", "pass `train_datasets` or `parent_job_id`"),
+    ("wait for it (ocrnet jobs status ocrnet-train-1a2b3c)",
+     "wait for it (ocrnet_job_status(job_id='ocrnet-train-1a2b3c'))"),
+    ("no job `x` in /h (see `ocrnet jobs list`)", "no job `x` in /h (see ocrnet_job_list)"),
+    ("boom; see the log (ocrnet jobs logs)", "boom; see the log (ocrnet_job_logs)"),
+    ("the job received SIGTERM from outside `ocrnet jobs cancel`",
+     "the job received SIGTERM from outside ocrnet_job_cancel"),
+    ("--checkpoint-epoch/--checkpoint-step (periodic checkpoints there: 1, 2)",
+     "`checkpoint_epoch`/`checkpoint_step` (periodic checkpoints there: 1, 2)"),
+    ("--key-env K: that environment variable is not set", "`key_env` K: that environment variable is not set"),
+    ("no study `s` in /a; give --storage URL for a study in a shared database",
+     "no study `s` in /a; a study in a shared database needs the server's OCRNET_AUTOML_STORAGE environment variable"),
+    ("study `s`: pass --storage URL (or set OCRNET_AUTOML_STORAGE); its password is not stored",
+     "study `s`: set the server's OCRNET_AUTOML_STORAGE environment variable; its password is not stored"),
+    ("no worker is running; continue with `ocrnet automl resume s`",
+     "no worker is running; continue with the AutoML resume command on the server's host (no tool resumes a study)"),
+    ("resume it with `ocrnet automl resume s --storage URL` or choose another study name",
+     "resume it with the AutoML resume command on the server's host (no tool resumes a study) or choose another "
+     "study name"),
+    ("add workers with `ocrnet automl worker --study s` instead",
+     "add workers with the AutoML worker command on the server's host (no tool adds workers) instead"),
+    ("unknown until trial 0 finishes; `ocrnet automl status` then shows it",
+     "unknown until trial 0 finishes; ocrnet_automl_status then shows it"),
+    ("no study `s` in this storage (see `ocrnet automl list`)",
+     "no study `s` in this storage (see the `study` of the ocrnet_train result)"),
+    ("PyTorch checkpoints run with `ocrnet evaluate` / `ocrnet inference`, or export them with `ocrnet export`",
+     "PyTorch checkpoints run with ocrnet_evaluate / ocrnet_inference, or export them with ocrnet_export"),
+    ("`k` is a TensorRT engine; run it with `ocrnet deploy evaluate` (evaluate.trt_engine)",
+     "`k` is a TensorRT engine; run it with ocrnet_trt_evaluate (evaluate.trt_engine)"),
+    ("or run the .onnx file (ocrnet deploy evaluate/inference with evaluate.trt_engine = the .onnx)",
+     "or run the .onnx file (ocrnet_trt_evaluate / ocrnet_trt_inference with evaluate.trt_engine = the .onnx)"),
+    ("load it with allow_pickle=True (CLI flag --allow-pickle); never",
+     "load it with allow_pickle=True (a command-line option of the actions; no tool sets it); never"),
+    ("check it with --dry-run, or block with --wait", "check it with `dry_run`, or block with `wait_seconds`"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("cli", "tool"), REWORDED)
+def test_cli_messages_are_reworded_for_tool_callers(cli, tool):
+    assert mcp_text(cli) == tool
+
+
+def test_override_hints_and_whole_results_are_reworded():
     assert "spec_overrides" in mcp_text("set it in the spec or as an override `evaluate.checkpoint=...`")
+    result = {"message": "x; see the log (ocrnet jobs logs)", "notes": ["drop --parent-job"], "kpis": {"n": 1},
+              "text": "a log line naming --parent-job", "spec_yaml": "# ocrnet train"}  # fmt: skip
+    assert mcp_result(result) == {
+        "message": "x; see the log (ocrnet_job_logs)", "notes": ["drop `parent_job_id`"], "kpis": {"n": 1},
+        "text": "a log line naming --parent-job", "spec_yaml": "# ocrnet train",  # content stays as written
+    }  # fmt: skip
 
 
 def test_log_tails_are_cut_on_lines_and_bytes():

@@ -126,8 +126,8 @@ def test_killed_convert_is_never_data_and_is_cleaned_by_the_next_run(slow_conver
     # Discovery never returns it: the LMDB scan of datasets, the data-source resolver, and a real job submit
     # that resolves the data root to the finished LMDB only.
     assert find_lmdb_dirs(root) == [out] and find_lmdb(parent, str(parent)) == out
-    code, spec, err = run(capsys, "submit", "evaluate", "--eval-dataset", str(root), "evaluate.checkpoint=/m.pth",
-                          "--dry-run")  # fmt: skip
+    code, spec, err = run(capsys, "submit", "evaluate", "--eval-dataset", str(root),
+                          "evaluate.checkpoint=ocrnet_cpu_small", "--dry-run")  # fmt: skip
     assert code == 0, err
     assert yaml.safe_load(spec)["evaluate"]["test_dataset_dir"] == str(out)
 
@@ -189,7 +189,7 @@ def test_job_overrides_cannot_move_results(jobs_env, synth_root, capsys, args): 
 def test_spec_params_still_place_outputs_in_the_job_folder(jobs_env, synth_root, capsys):  # noqa: F811
     for args, key in (
         (["dataset_convert", "--train-dataset", str(synth_root)], ("dataset_convert", "results_dir")),
-        (["export", "--eval-dataset", str(synth_root), "export.checkpoint=/m.pth"], ("export", "onnx_file")),
+        (["export", "--eval-dataset", str(synth_root), "export.checkpoint=ocrnet_cpu_small"], ("export", "onnx_file")),
     ):
         code, out, err = run(capsys, "submit", *args, "--dry-run")
         assert code == 0, err

@@ -24,13 +24,28 @@ def test_shape():
     assert len(ids) == len(set(ids))
 
 
-def test_positive_and_negative_cases():
-    skills = [e["expected_skill"] for e in EVALS]
-    assert skills.count(NAME) >= 6
-    assert "tao-train-ocdnet" in skills  # text detection is not OCRNet
-    assert sum(s != NAME for s in skills) >= 3
+def test_every_entry_names_this_skill_and_runs_nothing():
+    # The signer checks expected_skill == the skill's name; the eval sandbox rejects tool use.
+    for entry in EVALS:
+        assert entry["expected_skill"] == NAME, entry["id"]
+        question = entry["question"]
+        assert question.startswith('A user request: "'), entry["id"]
+        assert "Do NOT run any commands, scripts, web searches, or other tools" in question, entry["id"]
+        assert "Does not run commands, scripts, or web searches" in entry["expected_behavior"], entry["id"]
     first = EVALS[0]
-    assert first["expected_skill"] == NAME and any("tao-run-automl" in b for b in first["expected_behavior"])
+    assert any("tao-run-automl" in b for b in first["expected_behavior"])
+
+
+def test_negative_cases_say_this_skill_should_not_be_chosen():
+    negative = [e for e in EVALS if f"Does not select {NAME}" in e["expected_behavior"]]
+    assert len(negative) >= 3
+    for entry in negative:
+        assert entry["ground_truth"].startswith(f"{NAME} should NOT be chosen"), entry["id"]
+        assert f"Decide whether the {NAME} skill applies" in entry["question"], entry["id"]
+    assert any("OCDNet" in e["ground_truth"] for e in negative)  # text detection is not OCRNet
+    positive = [e for e in EVALS if e not in negative]
+    assert len(positive) >= 6
+    assert all(f"Identifies {NAME} as the relevant skill" in e["expected_behavior"] for e in positive)
 
 
 def test_routing_topics_covered():
@@ -38,6 +53,6 @@ def test_routing_topics_covered():
     for topic in ("ocr", "attention", "ctc", "turn off automl", "no hpo", "tensorrt", "quantize", "prune", "retrain"):
         assert topic in text, topic
     off = [e for e in EVALS if "turn off automl" in e["question"].lower() or "no hpo" in e["question"].lower()]
-    assert off and all(e["expected_skill"] == NAME for e in off)
+    assert off and all(any("automl_policy" in b or "direct" in b for b in e["expected_behavior"]) for e in off)
     deploy = next(e for e in EVALS if "tensorrt" in e["question"].lower())
     assert any("gen_trt_engine" in b for b in deploy["expected_behavior"])

@@ -34,7 +34,8 @@ def test_repo_skill_md_is_current():
 
 @pytest.mark.parametrize("layout", [REPO, BANK], ids=["repo", "bank"])
 def test_size(layout):
-    assert len(render_skill_md(layout)) < 20_000
+    # The bank CI's hard ceiling is 20,000 characters; 18,000 leaves room to grow.
+    assert len(render_skill_md(layout)) <= 18_000
 
 
 def test_repo_frontmatter_passes_agent_skills_and_bank_rules_but_tags():
@@ -152,7 +153,8 @@ def test_facts_rendered_from_the_spec():
     strategy = leaf_index()["train.distributed_strategy"]
     assert f"`train.distributed_strategy` | `{strategy.default}`" in SKILL_MD
     assert ", ".join(strategy.enum) in SKILL_MD
-    assert "`auto`" not in SKILL_MD.split("## Multi-GPU / Multi-Node", 1)[1].split("\n## ", 1)[0]
+    assert strategy.default == "ddp" and "auto" in strategy.enum  # the reference's prose called auto the default
+    assert "(default `auto`" not in SKILL_MD
     assert f"`model.backbone` = `{leaf_index()['model.backbone'].default}`" in SKILL_MD
     assert f"`dataset.batch_size` = `{leaf_index()['dataset.batch_size'].default}`" in SKILL_MD
 

@@ -122,7 +122,9 @@ def test_data_sources(info):
         node = leaf_index()[key]
         used.add(rule["source"])
         assert rule["source"] in SOURCES
-        assert set(rule) <= {"source", "path", "runtime", "list", "lmdb_from", "raw_only"}
+        assert set(rule) <= {"source", "path", "runtime", "list", "lmdb_from", "raw_only", "image_folder"}
+        if "image_folder" in rule:  # only inference reads a plain folder of images
+            assert rule["image_folder"] is True and rule["source"] == "inference_dataset", f"{action}: {key}"
         assert rule.get("list", False) is (node.kind == "list"), f"{action}: {key}"
         if "runtime" in rule:
             assert rule["runtime"] == "extracted_folder" and rule["path"].endswith(".tar.gz")

@@ -94,3 +94,32 @@ def test_cli(tmp_path, capsys):
     (tmp_path / "busy" / "x").write_text("x")
     assert cli_main(["skill", "package", str(tmp_path / "busy")]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_overwrite_replaces_a_foreign_skill_folder_and_keeps_other_files(out):
+    # e.g. the bank's own tao-train-ocrnet folder: not written by us, so a plain package refuses it.
+    (out / "references").mkdir(parents=True)
+    (out / "SKILL.md").write_text("---\nname: tao-train-ocrnet\n---\nthe reference skill\n")
+    (out / "references" / "old_notes.md").write_text("stale\n")
+    (out / "skill-card.md").write_text("card\n")
+    (out / "extra").mkdir()
+    (out / "extra" / "keep.txt").write_text("keep\n")
+    with pytest.raises(UserError, match="--overwrite"):
+        package(out)
+    assert (out / "SKILL.md").read_text().endswith("the reference skill\n")
+    package(out, overwrite=True)
+    for rel, text in render_all(BANK).items():
+        assert (out / rel).read_text(encoding="utf-8") == text
+    assert not (out / "references" / "old_notes.md").exists()
+    assert (out / "skill-card.md").read_text() == "card\n" and (out / "extra" / "keep.txt").read_text() == "keep\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == [NAME]  # no staging folder left behind
+
+
+def test_cli_overwrite(tmp_path, capsys):
+    target = tmp_path / NAME
+    target.mkdir()
+    (target / "SKILL.md").write_text("hand-written\n")
+    assert cli_main(["skill", "package", str(target)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert cli_main(["skill", "package", str(target), "--overwrite"]) == 0
+    assert (target / "SKILL.md").read_text(encoding="utf-8") == render_all(BANK)["SKILL.md"]

@@ -98,7 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=lambda a: _load("tao_ocrnet.skill.generate:main")(check=a.check))
     p = skill_sub.add_parser("package", help="write the skill in the skill-bank folder layout")
     p.add_argument("out")
-    p.set_defaults(handler=lambda a: _load("tao_ocrnet.skill.package:main")(a.out))
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the generated files of a folder that is not a previous package (other files are kept)",
+    )
+    p.set_defaults(handler=lambda a: _load("tao_ocrnet.skill.package:main")(a.out, a.overwrite))
 
     p = sub.add_parser("synth", help="render a synthetic word-crop dataset in the skill's data-source layout")
     add_synth_arguments(p)

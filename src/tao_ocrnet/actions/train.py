@@ -245,6 +245,7 @@ def _trainer_kwargs(ctx: RunContext) -> dict[str, Any]:
     else:
         hw = {"accelerator": "gpu", "devices": list(t.gpu_ids[: t.num_gpus]) or t.num_gpus, "num_nodes": t.num_nodes}
         if t.num_gpus * t.num_nodes > 1:
+            # The spec's choices are Lightning's own strategy names ("auto" lets Lightning pick).
             hw["strategy"] = t.distributed_strategy
             if not t.use_distributed_sampler:
                 log.warning("train.use_distributed_sampler=false: every rank reads the whole dataset")

@@ -21,7 +21,7 @@ import yaml
 
 from tao_ocrnet.automl import workspace as wsp
 from tao_ocrnet.automl.algorithms import first_batch_size, sample_first_batch
-from tao_ocrnet.automl.ranges import build_space
+from tao_ocrnet.automl.ranges import build_space, untunable_action
 from tao_ocrnet.automl.settings import AutoMLSettings, parse_settings
 from tao_ocrnet.automl.space import SearchSpace
 from tao_ocrnet.automl.storage import default_url, url_problem
@@ -33,7 +33,9 @@ from tao_ocrnet.config.templates import template_dict
 from tao_ocrnet.datasources.resolver import DataRoots
 from tao_ocrnet.datasources.roots import parse_uri
 from tao_ocrnet.errors import SpecError, UserError
+from tao_ocrnet.jobs.catalog import job_action
 from tao_ocrnet.jobs.request import JobRequest
+from tao_ocrnet.jobs.resolve import absolute_paths
 from tao_ocrnet.jobs.service import JobService
 
 
@@ -150,7 +152,7 @@ def plan_study(
     s = parse_settings(settings)
     request = replace(request, roots=absolute_roots(request.roots))
     if request.action not in ("train", "retrain"):
-        raise UserError(f"AutoML tunes train and retrain, not {request.action}")
+        raise UserError(untunable_action(request.action))
     name = s.study_name or default_study_name(s.algorithm)
     ws = wsp.workspace_for(name, workspace_root)
     suffix = 1
@@ -167,7 +169,8 @@ def plan_study(
     problem = url_problem(url)
     if problem:
         raise UserError(problem)
-    user = _user_overrides(request.overrides)
+    # Absolute now: trials run in their own folders, where the user's relative paths would point elsewhere.
+    user = absolute_paths(_user_overrides(request.overrides), job_action(request.action))
     template = template_dict("train")
     epochs, budget_keys, adjustments = _budget(s, user, template)
     fixed = {**user, **budget_keys}

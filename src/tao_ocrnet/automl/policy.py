@@ -20,39 +20,59 @@ Policy = Literal["on", "off"]
 Source = Literal["explicit", "request", "default"]
 _OPPOSITE: dict[Policy, Policy] = {"on": "off", "off": "on"}
 NOT_RUNNABLE = "AutoML is enabled but not runnable until schemas are generated"
+# How to take the other route (the argument is the per-run policy, `automl_policy`).
+TO_DIRECT = (
+    "this starts an AutoML study (several training trials, the baseline first), not one training job; "
+    'call again with automl_policy "off" to train once directly'
+)
+TO_AUTOML = 'this trains once directly; call again with automl_policy "on" to search hyperparameters with AutoML'
 
 # Phrases that turn AutoML off for this run, and phrases that ask for tuning. Matched on
 # lower-cased text with quoted spans removed (a quoted phrase is mentioned, not meant).
-_AUTOML = r"(?:automl|auto-ml|auto ml|hpo)"
-_SEARCH = r"(?:hyper-?parameter|parameter) (?:search|sweep|tuning|optimi[sz]ation)"
-_WITHOUT = r"(?:no|skip(?:ping)?|without|w/o) (?:any |the )?"
+_AUTOML = r"(?:automl_policy|automl|auto-ml|auto ml|hpo)"
+_SEARCH = r"(?:hyper[- ]?parameters?|parameters?) (?:search(?:es|ing)?|sweeps?|tuning|optimi[sz]ation)"
+# What a search is called: "no <this>", "skip <this>", "<this> is not needed" turn AutoML off.
+_TUNING = (
+    rf"(?:{_AUTOML}|{_SEARCH}|tuning|sweeps?|sweeping|(?:grid |random )?search(?:es|ing)?|"
+    rf"(?:{_AUTOML} |tuning )?stud(?:y|ies)|trials)"
+)
+_WITHOUT = (
+    r"(?:no|skip(?:ping)?|without|w/o|bypass(?:ing)?|avoid(?:ing)?|forget(?: about)?|opt(?:ing)? out of|"
+    r"hold(?:ing)? off on|leave out|drop) (?:any |the |an? )?"
+)
+_HYPERS = r"(?:hyper[- ]?parameters?|learning rates?|lrs?|settings|configurations)"
+# "train once" but not "train once the data is converted" (a conjunction).
+_ONCE = r"once\b(?! (?:the|my|your|our|its?|it's|we|you|i|that|this|they|data|conversion|convert(?:ed|ing)?)\b)"
 _OFF = (
-    rf"turn(?:ing)? off (?:the )?(?:{_AUTOML}|tuning)",
+    rf"(?:turn|switch|shut)(?:ing)? off (?:the )?(?:{_AUTOML}|tuning)",
     rf"(?:{_AUTOML}|tuning) off",
     rf"disabl(?:e|ing) (?:the )?(?:{_AUTOML}|tuning|{_SEARCH})",
-    rf"{_WITHOUT}{_AUTOML}\b",
-    rf"{_WITHOUT}{_SEARCH}",
-    rf"{_WITHOUT}(?:tuning|sweeps?)\b",
-    r"plain (?:training|train|run)",
+    rf"{_WITHOUT}{_TUNING}\b",
+    rf"{_TUNING} (?:is |are )?(?:not|isn't|aren't|isnt) (?:needed|necessary|required|wanted)",
+    rf"{_TUNING} (?:is |are )?(?:unnecessary|unneeded|overkill)",
+    r"(?:plain|normal|regular|standard|simple|ordinary|vanilla) (?:training|train|run|job)",
     r"just (?:train|run)(?: it| the (?:model|training))?\b",
-    r"train (?:it )?directly",
-    r"(?:a )?single (?:training )?run",
-    r"(?:one|a single) plain run",
+    rf"(?:train|run)(?: it| the model| the training)? (?:just |only )?{_ONCE}",
+    r"(?:train|run)(?: it| the model| the training)? directly",
+    r"(?:just |only )?(?:one|1|a single|single) (?:plain |quick |training |single )?"
+    r"(?:run|job|training(?: run| job)?)\b",
+    rf"keep (?:the |my |all )?{_HYPERS} (?:fixed|as is|as they are|unchanged)",
 )
 _ON = (
-    rf"turn(?:ing)? on (?:the )?(?:{_AUTOML}|tuning)",
-    rf"{_AUTOML} on\b",
+    rf"(?:turn|switch)(?:ing)? on (?:the )?(?:{_AUTOML}|tuning)",
+    rf"{_AUTOML} (?:on|auto)\b",
     rf"enabl(?:e|ing) (?:the )?(?:{_AUTOML}|tuning)",
     rf"(?:use|using|run|with|via|through) (?:the )?{_AUTOML}\b",
+    rf"(?:run|start|launch|do) (?:an? )?(?:{_AUTOML} |tuning )?(?:study|sweep|search)\b",
     _SEARCH,
     r"\btune\b|\btuning\b|\bhpo\b|\bautoml\b",
-    r"(?:find|search for|pick) (?:the )?best (?:hyper-?parameters|learning rate|settings)",
-    r"optimi[sz]e (?:the )?(?:hyper-?parameters|learning rate)",
+    rf"(?:find|search for|pick|search|sweep|tune|optimi[sz]e|explore) (?:over |for |the |my )*(?:best )?{_HYPERS}",
+    rf"try (?:several|multiple|different|a few|various|some) {_HYPERS}",
     r"\bsweep\b",
 )
 # A negation shortly before a phrase flips it: "don't disable AutoML" is on, "don't tune" is off.
 _NEGATION = re.compile(
-    r"(?:\bdon'?t|\bdo not|\bdoes not|\bdoesn'?t|\bnever|\bnot|\bno need to|\bwithout needing to)"
+    r"(?:\bdon'?t|\bdo not|\bdoes not|\bdoesn'?t|\bnever|\bnot|\bno need (?:to|for)|\bwithout needing to)"
     r"(?: \w+){0,2} $"
 )
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|`[^`]*`|(?<!\w)'[^']*'(?!\w)")
@@ -64,9 +84,11 @@ class PolicyDecision:
     route: Literal["automl", "direct"]  # where the train request goes
     reason: str  # one sentence for the caller to show the user
     source: Source
+    switch: str = ""  # how to take the other route, or why there is none (for the caller to show the user)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"policy": self.policy, "route": self.route, "reason": self.reason, "source": self.source}
+        out = {"policy": self.policy, "route": self.route, "reason": self.reason, "source": self.source}
+        return out | ({"switch": self.switch} if self.switch else {})
 
 
 def normalise_policy(value: str | bool | None) -> Policy | None:
@@ -155,9 +177,10 @@ def resolve_policy(
     if action not in ("train", "retrain"):
         return PolicyDecision(policy, "direct", f"{action} is never routed to AutoML", source)
     if policy == "off":
-        return PolicyDecision(policy, "direct", f"{why}: training directly, for this run only", source)
+        return PolicyDecision(policy, "direct", f"{why}: training directly, for this run only", source, TO_AUTOML)
     if not automl_enabled:
-        return PolicyDecision(policy, "direct", f"{why}, but this skill has automl_enabled: false", source)
+        why = f"{why}, but this skill has automl_enabled: false"
+        return PolicyDecision(policy, "direct", why, source, "AutoML is not available: automl_enabled is false")
     if not automl_runnable(skill_dir):
-        return PolicyDecision(policy, "direct", f"{NOT_RUNNABLE}; training directly", source)
-    return PolicyDecision(policy, "automl", f"{why}: routing training through AutoML", source)
+        return PolicyDecision(policy, "direct", f"{NOT_RUNNABLE}; training directly", source, NOT_RUNNABLE)
+    return PolicyDecision(policy, "automl", f"{why}: routing training through AutoML", source, TO_DIRECT)

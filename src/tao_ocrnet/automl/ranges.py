@@ -6,8 +6,9 @@
 - every range is finite: the schema's bounds, narrowed to a decade around the default (log scale) when the
   schema spans orders of magnitude; never TAO's "infinite max becomes the default" collapse;
 - `train.optim.lr` gets a log range per optimizer (Adadelta ~[0.05, 1], Adam ~[1e-5, 1e-3]);
-- custom ranges (`valid_min`, `valid_max`, `valid_options`, `option_weights`) must lie within the schema's
-  bounds (an error otherwise, never a silent clip).
+- custom ranges (`valid_min`, `valid_max`, `valid_options`, `option_weights`) must lie within the values the
+  schema accepts (an error otherwise, never a silent clip): its `x-tao-accepted-minimum/maximum` where
+  `minimum`/`maximum` state a search range for TAO AutoML (`train.optim.lr`), else `minimum`/`maximum`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tao_ocrnet.automl.space import AUG_GATE, LR_KEY, OPTIMIZER_KEY, Param, Sear
 from tao_ocrnet.config.introspect import leaf_index
 from tao_ocrnet.config.loader import suggest_key
 from tao_ocrnet.config.shorthand import shorthand_for
+from tao_ocrnet.config.tao_schema import LR_BY_OPTIMIZER
 from tao_ocrnet.errors import SpecError
 
 SCOPE = ("model", "dataset", "train")  # train-scope sections only: a train trial never samples other actions' keys
@@ -29,7 +31,6 @@ SEARCHABLE_TYPES = ("float", "int", "bool", "categorical")
 RANGE_KEYS = ("valid_min", "valid_max", "valid_options", "option_weights")
 AUG_PREFIX = "dataset.augmentation."
 AUG_UNGATED = (AUG_GATE, "dataset.augmentation.keep_aspect_ratio")
-LR_BY_OPTIMIZER = {"adadelta": (0.05, 1.0), "adam": (1e-5, 1e-3)}
 # Keys that are a budget or a property of the run, not of the model: searching them would compare apples to
 # oranges (val_acc on other data, other epochs) or only change where/how fast it runs.
 NOT_TUNABLE = {
@@ -48,8 +49,21 @@ NOT_TUNABLE = {
     "dataset.max_label_length": "it changes which samples are evaluated, so val_acc would not compare",
     "model.quantize": "quantization-aware training is not supported by this trainer",
 }
+# Actions that train nothing, so a study of them has no searchable parameters: why, and what to do instead.
+UNTUNABLE_ACTIONS = {
+    "prune": "prune removes channels and trains nothing. Run prune directly (automl_policy='off'), then tune the "
+    "retrain of its pruned model: retrain with the prune job as parent_job_id, AutoML on",
+    "quantize": "quantize is post-training quantization and trains nothing. Run it directly (automl_policy='off') "
+    "on a trained model; to tune, tune the train (or retrain) whose model it quantizes",
+}
 WIDE_RATIO = 100.0  # a schema span this many times the default is narrowed around the default
 EPS = 1e-9
+
+
+def untunable_action(action: str) -> str:
+    """The refusal for an AutoML study of an action other than train and retrain: why, and what to do."""
+    why = UNTUNABLE_ACTIONS.get(action, f"{action} trains nothing. Run it directly (automl_policy='off')")
+    return f"AutoML has no searchable parameters for {action}: {why}. Only train and retrain are tuned."
 
 
 def schema_leaves(schema: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -72,7 +86,9 @@ def schema_leaves(schema: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _schema_bounds(node: Mapping[str, Any]) -> tuple[float | None, float | None, bool, bool]:
-    lo, hi = node.get("minimum"), node.get("maximum")
+    """The accepted bounds: (low, high, low exclusive, high exclusive)."""
+    lo = node.get("x-tao-accepted-minimum", node.get("minimum"))
+    hi = node.get("x-tao-accepted-maximum", node.get("maximum"))
     lo = lo if isinstance(lo, int | float) and math.isfinite(lo) else None
     hi = hi if isinstance(hi, int | float) and math.isfinite(hi) else None
     return lo, hi, bool(node.get("x-tao-exclusive-minimum")), bool(node.get("x-tao-exclusive-maximum"))

@@ -51,37 +51,54 @@ def first_job(study: str, timeout: float = FIRST_JOB_WAIT_S) -> str | None:
 
 
 def route_train(
-    request: JobRequest, decision: PolicyDecision | None, *, dry_run: bool, settings: Mapping[str, Any] | None = None
+    request: JobRequest,
+    decision: PolicyDecision | None,
+    *,
+    dry_run: bool,
+    settings: Mapping[str, Any] | None = None,
+    first_job_wait: float = FIRST_JOB_WAIT_S,
 ) -> dict[str, Any]:
     """Start (or, with dry_run, review) a study for a routed train request.
 
-    `job_id` is the baseline trial's job (watchable with the job tools); `study` names the study for
-    ocrnet_automl_status / ocrnet_automl_cancel. A dry run returns the pre-launch review and starts nothing.
+    `study` names the study for ocrnet_automl_status / ocrnet_automl_cancel; `job_id` is the baseline trial's
+    job (watchable with the job tools) once its worker has submitted it within `first_job_wait` seconds, and
+    absent otherwise: it is never a study name. A dry run returns the pre-launch review and starts nothing.
     """
     chosen = {**QUICK_START, **(settings or {})}  # the caller's settings refine the quick start
     sreq = study_request(request)
+    tool = f"ocrnet_{request.action}"
+    notes = [f"policy: {decision.reason}"] if decision is not None else []
     if dry_run:
         review = review_study(chosen, sreq)
+        name = review["study"]
+        named = bool((settings or {}).get("study_name"))
+        again = "" if named else " (under a new name unless automl_settings.study_name is set)"
         return {
-            "job_id": review["study"],
-            "study": review["study"],
+            "study": name,
             "action": request.action,
             "state": "NOT_STARTED",
             "dry_run": True,
+            "route": f"AutoML study of up to {review['budget']['max_recommendations']} training trials (reviewed only)",
             "review": review,
-            "next": "show the review to the user; call again without dry_run to start the study",
+            "notes": notes,
+            "next": f"show the review to the user; call {tool} again without dry_run to start the study{again}; "
+            f"until then ocrnet_automl_status(study='{name}') answers NOT_STARTED",
         }
     started = start_study(chosen, sreq)
     name = started["study"]
-    job = first_job(name)
-    return {
-        "job_id": job or name,
-        "study": name,
+    job = first_job(name, first_job_wait)
+    out: dict[str, Any] = {"study": name} | ({"job_id": job} if job else {})
+    if job is None:
+        notes.append(f"the baseline trial's job was not submitted within {first_job_wait:g} s; "
+                     "ocrnet_automl_status lists it under `running` once it is")  # fmt: skip
+    return out | {
         "action": request.action,
         "state": "RUNNING",
         "dry_run": False,
+        "route": f"AutoML study of up to {started['review']['budget']['max_recommendations']} training trials",
         "workspace": started["workspace"],
         "review": started["review"],
-        "notes": [f"policy: {decision.reason}"] if decision is not None else [],
-        "next": f"ocrnet_automl_status(study='{name}') until COMPLETE; the best checkpoint is in best_rec.json",
+        "notes": notes,
+        "next": f"ocrnet_automl_status(study='{name}') until COMPLETE; the best checkpoint is in `best` "
+        "(and best_rec.json)" + (f"; ocrnet_job_status(job_id='{job}') follows the baseline trial" if job else ""),
     }

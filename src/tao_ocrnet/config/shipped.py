@@ -16,10 +16,28 @@ from typing import Any
 # short name -> file under tao_ocrnet/assets (see references/pretrained_model_card.md)
 SHIPPED_MODELS = {"ocrnet_cpu_small": "ocrnet_cpu_small.pth"}
 DEFAULT_MODEL = "ocrnet_cpu_small"
+# The spec keys whose loader takes a short name (`model.checkpoint.resolve_model_path`); the other model keys
+# need a file of their own kind (a resume checkpoint, a pruned model, an ONNX file or an engine).
+SHIPPED_MODEL_KEYS = frozenset({
+    "train.pretrained_model_path", "evaluate.checkpoint", "inference.checkpoint", "export.checkpoint",
+    "prune.checkpoint", "quantize.model_path",
+})  # fmt: skip
 
 
 def is_shipped_name(value: object) -> bool:
     return isinstance(value, str) and value.strip() in SHIPPED_MODELS
+
+
+def names_shipped_model(value: object, folder: Path | None = None) -> bool:
+    """Whether `value`, read as a relative path from `folder` (default: the working directory), means a shipped
+    model: its short name, with nothing of that name there.
+
+    The rule of `model.checkpoint.resolve_model_path` (a real file wins), without loading torch.
+    """
+    if not is_shipped_name(value):
+        return False
+    path = Path(str(value)).expanduser()
+    return not (path if folder is None else folder / path).exists()
 
 
 def shipped_model_file(name: str) -> Path:

@@ -170,8 +170,8 @@ class TrainConfig(Section):
     pretrained_model_path: str = field("", "Weights to start from (shape-matching tensors are copied).")
     results_dir: str = field("", "Where train writes (default <results_dir>/train).")
     clip_grad_norm: float = field(5.0, "Gradient clipping by norm (0 = off).", ge=0.0, le=1e6)
-    distributed_strategy: Literal["ddp", "ddp_spawn", "fsdp"] = field(
-        "ddp", "Lightning strategy on more than one device."
+    distributed_strategy: Literal["ddp", "ddp_spawn", "fsdp", "auto"] = field(
+        "ddp", "Lightning strategy on more than one device (auto: Lightning chooses)."
     )
     use_distributed_sampler: bool = field(
         True, "Shard data across ranks (reference default false made every rank read everything)."

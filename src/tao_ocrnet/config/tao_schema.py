@@ -6,6 +6,10 @@ The dialect is what TAO's dataclass2json converter emits and the skill-bank cons
 int/float/bool/string/categorical/list/list_2, `collection` sections, the full default spec at the root. Our
 fixes: AutoML metadata only in train/retrain and only at root/collection level, `required` = what the action
 really needs, finite bounds only, strict and sorted JSON.
+
+TAO AutoML draws a float uniformly between a leaf's `minimum` and `maximum` (an unbounded side collapses to the
+default), so in the AutoML schemas `train.optim.lr` states its search range there: the default optimizer's
+(`LR_BY_OPTIMIZER`), not the (0, 10] the spec accepts, which moves to `x-tao-accepted-minimum/maximum`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import math
 from typing import Any
 
 from tao_ocrnet.config.actions import ACTIONS, NETWORK_ARCH, ActionInfo
-from tao_ocrnet.config.introspect import Node, spec_tree
+from tao_ocrnet.config.introspect import Node, leaf_index, spec_tree
 from tao_ocrnet.config.templates import template_dict
 
 SCHEMA_VERSION = 1
@@ -23,6 +27,9 @@ SCHEMA_SOURCE = "tao_ocrnet.config.spec (pydantic spec models)"
 SCHEMA_ACTION = {"retrain": "train"}
 # Sections a training trial never tunes (logging, post-training quantization): disabled as a whole.
 NOT_SEARCHED = ("quantize", "wandb")
+# Learning-rate ranges per optimizer: the AutoML runner samples them log-uniformly, conditional on the optimizer.
+LR_BY_OPTIMIZER = {"adadelta": (0.05, 1.0), "adam": (1e-5, 1e-3)}
+LR_KEY = "train.optim.lr"
 
 
 def schema_path(action: str) -> str:
@@ -47,19 +54,30 @@ def _automl_flag(node: Node) -> bool | None:
     return node.meta.get("automl")
 
 
-def _bounds(node: Node) -> dict[str, Any]:
+def search_range(dotted: str) -> tuple[float, float] | None:
+    """The range an AutoML schema states as `minimum`/`maximum` instead of the accepted bounds, if any."""
+    if dotted == LR_KEY:
+        return LR_BY_OPTIMIZER[leaf_index()["train.optim.name"].default]
+    return None
+
+
+def _bounds(node: Node, search: tuple[float, float] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     lo = node.minimum if node.minimum is not None else node.exclusive_minimum
     hi = node.maximum if node.maximum is not None else node.exclusive_maximum
+    low_name, high_name = ("x-tao-accepted-minimum", "x-tao-accepted-maximum") if search else ("minimum", "maximum")
     # Unbounded sides are omitted, never written as Infinity (not JSON; consumers then collapse the range).
     if lo is not None and math.isfinite(lo):
-        out["minimum"] = lo
+        out[low_name] = lo
         if node.exclusive_minimum is not None:
             out["x-tao-exclusive-minimum"] = True
     if hi is not None and math.isfinite(hi):
-        out["maximum"] = hi
+        out[high_name] = hi
         if node.exclusive_maximum is not None:
             out["x-tao-exclusive-maximum"] = True
+    if search:
+        assert (lo is None or search[0] >= lo) and (hi is None or search[1] <= hi), node.dotted
+        out["minimum"], out["maximum"] = search
     return out
 
 
@@ -72,7 +90,7 @@ def _leaf(node: Node, info: ActionInfo) -> dict[str, Any]:
     automl = info.automl
     tao_type = node.meta.get("tao_type") or node.kind
     out: dict[str, Any] = {"type": tao_type, "default": node.default, "description": node.description}
-    out.update(_bounds(node))
+    out.update(_bounds(node, search_range(node.dotted) if automl else None))
     if node.enum:
         out["enum"] = list(node.enum)
     if node.pattern:

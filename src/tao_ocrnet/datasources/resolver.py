@@ -14,6 +14,8 @@ For each rule `{source, path, runtime?, list?, lmdb_from?, raw_only?}`:
 - a `job:<id>` root names a COMPLETE dataset_convert job: it gives that job's LMDB for rules with
   `lmdb_from: job:dataset_convert.<split>` (the split must match), and the job's own input root for every
   other file (the character list, say);
+- `image_folder: true`: a local root holding neither the archive nor its unpacked folder, but images at its
+  top, is that image folder as is (inference over a plain folder of word crops);
 - a gt file (`<split>/gt_new.txt`) is read beside the archive at the rule's path, else as `gt_new.txt` at the
   top of the extracted folder; a `raw_only` gt file is left empty when its folder is an LMDB.
 """
@@ -36,7 +38,7 @@ from tao_ocrnet.datasources.archives import (
     is_archive,
 )
 from tao_ocrnet.datasources.roots import LocalRoot, ParsedUri, Root, open_root, parse_uri
-from tao_ocrnet.datasources.rules import SOURCE_FALLBACKS, Rule
+from tao_ocrnet.datasources.rules import IMAGE_SUFFIXES, SOURCE_FALLBACKS, Rule
 from tao_ocrnet.errors import DataError, UserError
 from tao_ocrnet.results.partial import is_partial
 
@@ -124,6 +126,12 @@ def find_lmdb(folder: Path, uri: str) -> Path | None:
     if len(found) > 1:
         raise _several_lmdbs(uri, [str(p.relative_to(folder)) for p in found])
     return found[0] if found else None
+
+
+def holds_images(folder: Path) -> bool:
+    """Whether `folder` directly holds at least one image file (by suffix: the reader checks each file)."""
+    with os.scandir(folder) as entries:
+        return any(entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES for entry in entries)
 
 
 def _several_lmdbs(uri: str, names: list[str]) -> DataError:
@@ -256,10 +264,13 @@ class InputResolver:
             folder = extract_once(fetched.path, dest)
         else:
             local = root.folder(str(PurePosixPath(rule.path).parent / stem))
+            if local is None and rule.image_folder and isinstance(root, LocalRoot) and holds_images(root.base):
+                return Folder(root.base, "raw", uri)  # a plain folder of images, used as is
             if local is None:
+                images = ", nor images at its top" if rule.image_folder else ""
                 raise DataError(
                     f"{OPTION[rule.source]} `{uri}` has no {rule.path}"
-                    + (f" (nor a {stem}/ folder)" if isinstance(root, LocalRoot) else "")
+                    + (f" (nor a {stem}/ folder{images})" if isinstance(root, LocalRoot) else "")
                     + f", needed for `{key}`"
                 )
             folder = local

@@ -8,6 +8,8 @@ adds two keys for what that shape could not say (the reference's table said LMDB
   dataset_convert job on that split; `source`/`path` are that job's input and the raw-image alternative.
 - `raw_only: true`: a gt file that is set only when the paired folder holds raw images; with the LMDB
   it stays "".
+- `image_folder: true`: a local root that directly holds images (and has neither the archive nor its
+  unpacked folder) is that image folder itself; inference reads a plain folder of word crops this way.
 
 The same rules render the SKILL.md table, so the two cannot disagree.
 """
@@ -21,6 +23,9 @@ from typing import Any
 from tao_ocrnet.datasources.archives import SUFFIXES, archive_stem, is_archive
 
 SOURCES = ("train_datasets", "eval_dataset", "calibration_dataset", "inference_dataset")
+# The image files the readers take (`data.images.IMAGE_EXTENSIONS`, which this light layer cannot import; a
+# test keeps the two equal).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 
 # Every source resolves: a missing root falls back along this chain (the first one set wins).
 SOURCE_FALLBACKS: dict[str, tuple[str, ...]] = {
@@ -42,6 +47,8 @@ EXTRACTION: dict[str, Any] = {
     "gt_file": "read beside the archive at the rule's path (<split>/gt_new.txt under the root); if absent, "
     "a gt_new.txt at the top of the extracted folder; image paths in it are relative to the extracted folder",
     "archive_as_folder": "never pass an archive path where a folder is expected; extract it first",
+    "image_folder": "a rule with image_folder: true also takes a local root that directly holds images (and has "
+    "neither the archive nor its unpacked folder): that folder is used as is",
 }
 
 
@@ -55,6 +62,7 @@ class Rule:
     is_list: bool = False  # the spec value is a YAML list
     lmdb_from: str | None = None  # e.g. "job:dataset_convert.train"
     raw_only: bool = False
+    image_folder: bool = False  # a local root that directly holds images is the folder itself
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -70,6 +78,8 @@ class Rule:
             out["lmdb_from"] = self.lmdb_from
         if self.raw_only:
             out["raw_only"] = True
+        if self.image_folder:
+            out["image_folder"] = True
         return out
 
     @classmethod
@@ -82,6 +92,7 @@ class Rule:
             is_list=bool(data.get("list", False)),
             lmdb_from=data.get("lmdb_from"),
             raw_only=bool(data.get("raw_only", False)),
+            image_folder=bool(data.get("image_folder", False)),
         )
 
     def archive_paths(self) -> tuple[str, ...]:
@@ -98,7 +109,9 @@ class Rule:
             split = self.lmdb_from.rsplit(".", 1)[-1]
             return f"dataset_convert {split} LMDB, else images extracted from {self.path}"
         if self.extract:
-            return f"images extracted from {self.path}"
+            # The alternative goes first: tao-automl reads the path as everything after "extracted from".
+            plain = "the images at the root's top, or " if self.image_folder else ""
+            return f"{plain}images extracted from {self.path}"
         if self.raw_only:
             return f"{self.path} when using raw images"
         return self.path

@@ -16,9 +16,17 @@ from typing import Any
 
 import yaml
 
+from tao_ocrnet.config.fields import is_unset
 from tao_ocrnet.config.introspect import leaf_index
 from tao_ocrnet.config.loader import apply_overrides, flatten, validate_tree
 from tao_ocrnet.config.secrets import is_secret_name
+from tao_ocrnet.config.shipped import (
+    SHIPPED_MODEL_KEYS,
+    SHIPPED_MODELS,
+    is_shipped_name,
+    names_shipped_model,
+    shipped_model_file,
+)
 from tao_ocrnet.config.shorthand import shorthand_for
 from tao_ocrnet.config.templates import template_dict
 from tao_ocrnet.datasources.resolver import OPTION, InputResolver
@@ -27,8 +35,8 @@ from tao_ocrnet.errors import SpecError, UserError
 from tao_ocrnet.jobs.catalog import JobAction, job_actions
 from tao_ocrnet.jobs.record import COMPLETE, state_of
 from tao_ocrnet.jobs.request import JobRequest
-from tao_ocrnet.jobs.spec_params import ParamRequest, evaluate_params
-from tao_ocrnet.results.layout import task_dir
+from tao_ocrnet.jobs.spec_params import ParamRequest, evaluate_params, model_keys
+from tao_ocrnet.results.layout import get_dotted, task_dir
 
 
 @dataclass
@@ -55,21 +63,56 @@ def _user_keys(overrides: Mapping[str, Any], deploy: bool) -> dict[str, Any]:
     return {aliases.get(k, k): v for k, v in overrides.items()}
 
 
-def _absolute_paths(user: dict[str, Any], action: JobAction) -> dict[str, Any]:
+def absolute_paths(user: dict[str, Any], action: JobAction) -> dict[str, Any]:
     """Relative paths in file/folder keys, made absolute against the submitter's folder.
 
-    The job runs in its own folder, where a relative path the user typed would point somewhere else.
+    The job runs in its own folder, where a relative path the user typed would point somewhere else. A shipped
+    model's short name in a model key stays a name, unless the submitter's folder holds a file of that name
+    (that file wins, as in `ocrnet <action>`).
     """
     path_keys = set(action.entry.get("inputs", {}))  # output keys never get here (`_check_user_keys`)
+    models = set(model_keys(action.params))
 
-    def fix(value: Any) -> Any:
+    def fix(value: Any, key: str) -> Any:
         if isinstance(value, list):
-            return [fix(v) for v in value]
+            return [fix(v, key) for v in value]
+        if key in models and names_shipped_model(value):
+            return value
         if isinstance(value, str) and value and "://" not in value and not Path(value).expanduser().is_absolute():
             return str(Path(value).expanduser().absolute())
         return value
 
-    return {key: fix(value) if key in path_keys else value for key, value in user.items()}
+    return {key: fix(value, key) if key in path_keys else value for key, value in user.items()}
+
+
+def _model_file_problems(spec: dict[str, Any], action: JobAction) -> list[str]:
+    """Every model key whose file the job would not find: caught here, at submit and in dry runs, not as an
+    ERROR later. Parent models come only from COMPLETE parents (spec_params), so every file exists by now."""
+    problems = []
+    for key in model_keys(action.params):
+        value = get_dotted(spec, key)
+        if not isinstance(value, str) or is_unset(value):
+            continue  # unset: validation (required keys) and the action (optional ones) decide
+        if is_shipped_name(value) and not Path(value).is_absolute():  # left a name by `absolute_paths`
+            if key not in SHIPPED_MODEL_KEYS:
+                problems.append(
+                    f"`{key}` = {value}: a shipped model's short name works only in "
+                    f"{', '.join(sorted(SHIPPED_MODEL_KEYS))}; `{key}` needs a file path or a parent job"
+                )
+            elif not shipped_model_file(value).is_file():
+                problems.append(f"`{key}`: shipped model {value} is missing from this installation; reinstall")
+            continue
+        path = Path(value).expanduser()
+        if "://" in value or not path.is_absolute():
+            problems.append(f"`{key}` = {value}: a model file must be a local path")
+        elif not path.is_file():
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            job = "a job to resume from" if action.params[key] == "resume_model" else "a parent job"
+            instead = ["an existing file", job]
+            if key in SHIPPED_MODEL_KEYS:
+                instead.append(f"a shipped model's short name ({', '.join(SHIPPED_MODELS)})")
+            problems.append(f"`{key}`: model file {path} {what}; give {', or '.join(instead)}")
+    return problems
 
 
 @cache
@@ -161,7 +204,7 @@ def resolve_job(
     deploy = action.deploy
     user = _user_keys(request.overrides, deploy)
     _check_user_keys(user)
-    user = _absolute_paths(user, action)
+    user = absolute_paths(user, action)
     skip = set(user)
 
     # 1. the action's template (== its schema default)
@@ -205,6 +248,9 @@ def resolve_job(
         raise _with_hints(exc, _hints(action, rules)) from None
     # Keep the action's template sections only: the spec reads like `ocrnet spec show ACTION`.
     spec = {section: value for section, value in spec_model.model_dump(mode="json").items() if section in tree}
+    problems = _model_file_problems(spec, action)
+    if problems:
+        raise SpecError(problems, "the job cannot read its model files")
     folder = task_dir(spec, action.name) or results_dir
     outputs = {"task_dir": str(folder)}
     for key, fn in action.params.items():

@@ -81,7 +81,8 @@ DATA_SOURCES: dict[str, dict[str, Rule]] = {
     },
     "inference": {
         "dataset.character_list_file": CHARS,
-        "inference.inference_dataset_dir": Rule("inference_dataset", "test.tar.gz", extract=True),
+        # A plain folder of word crops is an inference root too (the tool reads every image in a folder).
+        "inference.inference_dataset_dir": Rule("inference_dataset", "test.tar.gz", extract=True, image_folder=True),
     },
     "export": {"dataset.character_list_file": CHARS},
     "prune": {"dataset.character_list_file": CHARS},

@@ -39,6 +39,8 @@ ACCEPTED_PARENTS: dict[str, tuple[str, ...]] = {
     "pruned": ("prune",),  # retrain's model.pruned_graph_path
     "pretrained": TRAINED,  # train.pretrained_model_path (fine-tuning from a parent)
 }
+# The functions whose key names a model file the action reads (a parent's, a resumed job's, or the user's).
+MODEL_FUNCTIONS = ("parent_model", "pruned_model", "ptm_if_no_resume_model", "resume_model")
 # The output key under which each parent action records its model file.
 PARENT_OUTPUT = {
     "export": "export.onnx_file",
@@ -52,6 +54,11 @@ _CREATE = {
     "create_engine_file": ("gen_trt_engine.onnx_file", "{stem}.engine"),
     "create_cal_cache": ("", "cal.bin"),
 }
+
+
+def model_keys(params: Mapping[str, str]) -> list[str]:
+    """The spec keys of an action's spec_params that name a model file it reads."""
+    return [key for key, fn in params.items() if fn in MODEL_FUNCTIONS]
 
 
 def key_kind(key: str) -> str:

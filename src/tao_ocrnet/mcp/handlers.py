@@ -16,14 +16,14 @@ import anyio
 
 from tao_ocrnet.automl.policy import PolicyDecision, resolve_policy
 from tao_ocrnet.config.secrets import redact
-from tao_ocrnet.config.shipped import is_shipped_name
+from tao_ocrnet.config.shipped import names_shipped_model
 from tao_ocrnet.datasources.resolver import DataRoots
 from tao_ocrnet.jobs.ids import check_job_id
 from tao_ocrnet.jobs.record import TERMINAL, state_of
 from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.mcp import constants as C
 from tao_ocrnet.mcp.context import CheckedHandler, ToolCall
-from tao_ocrnet.mcp.errors import ToolError
+from tao_ocrnet.mcp.errors import ToolError, mcp_result
 from tao_ocrnet.mcp.validation import problem_text
 from tao_ocrnet.mcp.workspace import WorkspaceError
 
@@ -56,8 +56,8 @@ def _confine_values(call: ToolCall, values: dict[str, Any], problems: list[str])
         out = []
         for i, item in enumerate(items):
             where = f"spec_overrides.{dotted}" + (f"[{i}]" if isinstance(value, list) else "")
-            if not isinstance(item, str) or item in ("", "???") or is_shipped_name(item):
-                out.append(item)  # unset, or a shipped model's short name (not a path)
+            if not isinstance(item, str) or item in ("", "???") or names_shipped_model(item, ws.roots[0]):
+                out.append(item)  # unset, or a shipped model's short name (a workspace file of that name wins)
                 continue
             try:
                 out.append(ws.confine(item, where))
@@ -185,14 +185,15 @@ async def _call_action(call: ToolCall) -> dict[str, Any]:
     automl, routed = _automl(call)
     settings = call.args.get("automl_settings")
     if routed is not None:
-        from tao_ocrnet.automl.router import route_train  # the AutoML runner loads only for a routed request
+        from tao_ocrnet.mcp.automl_route import routed_train  # the AutoML runner loads only for a routed request
 
-        study = dict(await _run(lambda: route_train(request, routed, dry_run=dry_run, settings=settings)))
-        study["automl"] = automl
-        return study
+        assert automl is not None  # a routed call has its decision block
+        return await routed_train(call, request, routed, automl, dry_run=dry_run)
     service = call.runtime.service
     submitted = await _run(service.submit, request, dry_run)
     out: dict[str, Any] = {"job_id": submitted.job_id, "action": action, "dry_run": dry_run}
+    if automl is not None:
+        out["route"] = "one training job (no AutoML)"
     if dry_run:
         out.update(state="NOT_STARTED", spec_yaml=_mask(submitted.spec_yaml), results_dir=str(submitted.results_dir))
     else:
@@ -211,7 +212,7 @@ async def _call_action(call: ToolCall) -> dict[str, Any]:
     wait = int(call.args.get("wait_seconds", 0))
     if wait and not dry_run:
         out.update(await _wait(call, submitted.job_id, wait))
-    return out
+    return mcp_result(out)
 
 
 call_action = CheckedHandler(_call_action, precheck)
@@ -226,17 +227,17 @@ def _job_id(call: ToolCall) -> str:
 
 async def job_status(call: ToolCall) -> dict[str, Any]:
     service = call.runtime.service
-    return service.view(await _run(service.get, _job_id(call)))
+    return mcp_result(service.view(await _run(service.get, _job_id(call))))
 
 
 async def job_results(call: ToolCall) -> dict[str, Any]:
-    return await _run(call.runtime.service.results, _job_id(call))
+    return mcp_result(await _run(call.runtime.service.results, _job_id(call)))
 
 
 async def job_cancel(call: ToolCall) -> dict[str, Any]:
     service = call.runtime.service
     grace = float(call.args.get("grace_seconds", 10))
-    return service.view(await _run(service.cancel, _job_id(call), grace))
+    return mcp_result(service.view(await _run(service.cancel, _job_id(call), grace)))
 
 
 def tail_text(text: str, lines: int, max_bytes: int) -> tuple[str, bool]:
@@ -282,7 +283,7 @@ async def job_list(call: ToolCall) -> dict[str, Any]:
     page = records[start : start + limit]
     more = start + limit < len(records)
     return {
-        "jobs": [service.view(r) for r in page],
+        "jobs": [mcp_result(service.view(r)) for r in page],
         "next_cursor": str(start + limit) if more else None,
         "total": len(records),
     }

@@ -23,6 +23,7 @@ from tao_ocrnet.jobs import skill_info as md
 from tao_ocrnet.jobs.runner_shim import RUNNER_DIR, runner_files
 from tao_ocrnet.skill.artifacts import plugin_files, tool_files
 from tao_ocrnet.skill.deploy_md import render_deploy_md
+from tao_ocrnet.skill.differences_md import DIFFERENCES_MD, render_differences_md
 from tao_ocrnet.skill.evals import evals_json
 from tao_ocrnet.skill.jobs_md import JOBS_MD, render_jobs_md
 from tao_ocrnet.skill.layout import REPO, Layout
@@ -90,6 +91,10 @@ def _model_card(_: Layout) -> dict[str, str]:
     return {MODEL_CARD: render_model_card()}
 
 
+def _differences(_: Layout) -> dict[str, str]:
+    return {DIFFERENCES_MD: render_differences_md()}
+
+
 REGISTRY: tuple[Artifact, ...] = (
     Artifact("SKILL.md", _skill_md),
     Artifact("metadata", _metadata, owns=(REFERENCES,)),
@@ -100,6 +105,7 @@ REGISTRY: tuple[Artifact, ...] = (
     Artifact("runners", _runners, owns=(RUNNER_DIR,)),
     Artifact("jobs guide", _jobs_guide, owns=(REFERENCES,)),
     Artifact("shipped model card", _model_card, owns=(REFERENCES,)),
+    Artifact("differences from the reference", _differences, owns=(REFERENCES,)),
     Artifact("MCP tools and guide", tool_files, owns=("schemas/mcp",)),
     Artifact("plugin manifests", plugin_files),
 )

@@ -4,6 +4,8 @@
 - Claude Code discovers `.mcp.json` at the plugin root by itself, so its manifest does not repeat it.
 - Codex and Cursor name it explicitly (`mcpServers`); Cursor's manifest schema is closed, so only its
   documented keys are written.
+- Codex and Cursor look for skills at `skills/<name>/SKILL.md` unless `skills` says otherwise; this plugin's
+  skill is its root folder (SKILL.md beside the manifests), so both name it.
 The server command is the installed `ocrnet` CLI; tool paths are confined to the folder the host starts it
 in unless `--workspace DIR` is added to `args`.
 """
@@ -17,6 +19,7 @@ from tao_ocrnet.mcp.constants import SERVER_NAME, SERVER_TITLE
 
 PLUGIN_NAME = SERVER_NAME
 MCP_CONFIG = ".mcp.json"
+SKILLS = "./"  # the plugin root is the skill folder
 KEYWORDS = ["ocr", "text-recognition", "nvidia-tao", "mcp", *md.TAGS]
 SHORT = "Train, evaluate, export and deploy NVIDIA TAO OCRNet (text recognition) through MCP tools."
 
@@ -44,12 +47,13 @@ def codex_plugin() -> dict[str, Any]:
     return {
         **_common(),
         "mcpServers": f"./{MCP_CONFIG}",
+        "skills": SKILLS,
         "interface": {"displayName": SERVER_TITLE, "shortDescription": SHORT, "developerName": md.AUTHOR},
     }
 
 
 def cursor_plugin() -> dict[str, Any]:
-    return {**_common(), "displayName": SERVER_TITLE, "mcpServers": f"./{MCP_CONFIG}"}
+    return {**_common(), "displayName": SERVER_TITLE, "mcpServers": f"./{MCP_CONFIG}", "skills": SKILLS}
 
 
 def manifest_files() -> dict[str, dict[str, Any]]:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from tao_ocrnet.config.actions import SCHEMA_ACTIONS
 from tao_ocrnet.config.shorthand import TRAIN_SHORTHAND
-from tao_ocrnet.config.tao_schema import automl_lists
+from tao_ocrnet.config.tao_schema import LR_BY_OPTIMIZER, automl_lists, search_range
 from tao_ocrnet.datasources.rules import render_table, table_rows
 from tao_ocrnet.jobs import skill_info as md
 from tao_ocrnet.mcp.constants import GUIDE_MD
+from tao_ocrnet.skill.differences_md import DIFFERENCES_MD
 from tao_ocrnet.skill.layout import Layout
-from tao_ocrnet.skill.mdtext import choices, default, node
+from tao_ocrnet.skill.mdtext import bounds, choices, default, node
 from tao_ocrnet.skill.text import render_text
 
 IMPORTANT = (
@@ -77,6 +78,12 @@ def _spec_params() -> dict[str, list]:
     return {"spec_params": spec_param_rows(md.SPEC_PARAMS), "functions": [(fns, text) for text, fns in by_text.items()]}
 
 
+def _search_bounds(key: str) -> str:
+    """The range TAO AutoML samples for a default search parameter (the schema's, else the spec's bounds)."""
+    rng = search_range(key)
+    return f"[{rng[0]:g}, {rng[1]:g}]" if rng else bounds(key)
+
+
 def render_skill_md(layout: Layout) -> str:
     return render_text(
         "SKILL.md.j2",
@@ -92,8 +99,10 @@ def render_skill_md(layout: Layout) -> str:
         shorthand=list(TRAIN_SHORTHAND),
         important=_important(),
         multi_gpu=[(f"`{k}`", f"`{default(k)}`", node(k).description) for k in MULTI_GPU],
-        search_space=automl_lists("train")[0],
+        search_space=[(key, _search_bounds(key)) for key in automl_lists("train")[0]],
         mcp_guide=GUIDE_MD,
+        differences_md=DIFFERENCES_MD,
+        lr_ranges={name: (f"{lo:g}", f"{hi:g}") for name, (lo, hi) in LR_BY_OPTIMIZER.items()},
         **_data_sources(),
         **_spec_params(),
     )

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tao_ocrnet.automl.router import QUICK_START
 from tao_ocrnet.automl.settings import STUDY_NAME_PATTERN, AutoMLSettings
 from tao_ocrnet.config.actions import ACTIONS, ALL_ACTIONS
 from tao_ocrnet.config.json_schema import DIALECT, json_schema
@@ -117,10 +118,11 @@ JOB_VIEW = _object(
     closed=False,
 )
 
-# Only the keys every submit result has are declared; dry runs add spec_yaml, waits add kpis, train adds automl.
+# Only the keys every submit result has are required; dry runs add spec_yaml, waits add kpis, train adds automl.
+# A call routed to AutoML returns `study` (and `job_id` only once the baseline trial is a job).
 SUBMIT_RESULT = _object(
-    {"job_id": _STR, "action": _STR, "state": _STR, "dry_run": {"type": "boolean"}, "spec_yaml": _STR},
-    ("job_id", "action", "state", "dry_run"),
+    {"job_id": _STR, "study": _STR, "action": _STR, "state": _STR, "dry_run": {"type": "boolean"}, "spec_yaml": _STR},
+    ("action", "state", "dry_run"),
     closed=False,
 )
 
@@ -237,6 +239,8 @@ def _source_arg(source: str, pairs: list[tuple[str, Any]], given: list[str], con
     if convert:  # dataset_convert: the root given picks the split
         split = "train" if source == "train_datasets" else "eval"
         extra = f" Converts the {split} split; give this or {'eval_dataset' if split == 'train' else 'train_datasets'}."
+    if any(rule.image_folder for _, rule in pairs):
+        files += ", or a local folder that directly holds the images"
     text = f"Root ({kinds}) with {files}; sets {keys}.{extra}"
     if source == "train_datasets":
         many = any(rule.is_list for _, rule in pairs)
@@ -327,9 +331,14 @@ def _control_args(action: str, schema_file: str, example: str) -> dict[str, Any]
         },
     }
     if ALL_ACTIONS[action].automl:
+        props["dry_run"]["description"] += " For an AutoML study: its review (study name, trials, budget)."
+        props["wait_seconds"]["description"] += (
+            " For an AutoML study: waits on its trials (the baseline first) and returns the study's state."
+        )
         props["automl_policy"] = {
             "enum": ["on", "off", "auto"],
-            "description": "AutoML for this run only (auto = on). Omitted: taken from `request`, else on.",
+            "description": 'AutoML for this run only (auto = on). Omitted: taken from `request`, else on. "off" '
+            "trains once directly (one job); on starts a study of several training trials.",
         }
         props["request"] = {
             "type": "string",
@@ -393,6 +402,12 @@ def action_tool(action: JobAction) -> ToolDef:
         f"{PURPOSE[name]} Starts a detached job and returns its job_id (wait_seconds waits); dry_run returns the "
         f"resolved spec. Next: {NEXT[name]}; ocrnet_job_status / ocrnet_job_logs meanwhile."
     )
+    if ALL_ACTIONS[name].automl:
+        description += (
+            f" By default this starts an AutoML study (up to {QUICK_START['max_recommendations']} training trials, "
+            "the baseline first; poll its `study` with ocrnet_automl_status), not one job: pass automl_policy "
+            '"off" to train once directly.'
+        )
     binding = {
         "action": name,
         "schema": schema_name(name),
@@ -559,7 +574,7 @@ def automl_tools() -> list[ToolDef]:
     out = _object(
         {
             "study": _STR,
-            "state": {"enum": ["RUNNING", "COMPLETE", "CANCELING", "CANCELED", "ERROR", "STOPPED"]},
+            "state": {"enum": ["NOT_STARTED", "RUNNING", "COMPLETE", "CANCELING", "CANCELED", "ERROR", "STOPPED"]},
             "reason": _STR,
             "workspace": _NULLABLE_STR,
             "progress": {"type": "object"},
@@ -577,7 +592,8 @@ def automl_tools() -> list[ToolDef]:
         ToolDef(
             "ocrnet_automl_status",
             "OCRNet AutoML study status",
-            "An AutoML study's state (RUNNING, COMPLETE, CANCELING, CANCELED, ERROR, STOPPED), progress, the best "
+            "An AutoML study's state (RUNNING, COMPLETE, CANCELING, CANCELED, ERROR, STOPPED; NOT_STARTED for a study "
+            "a dry run only reviewed), progress, the best "
             "trial (val_acc, job id, checkpoint), the baseline comparison, running trials, ETA and report files "
             "(summary, best_rec.json, plot). Poll it after ocrnet_train started a study.",
             _input({**study_arg, **brief}, ["study"]),
@@ -664,7 +680,8 @@ INSTRUCTIONS = (
     "ocrnet_dataset_convert once per split -> ocrnet_train (train_datasets/eval_dataset = job:<convert job id>) "
     "-> ocrnet_evaluate / ocrnet_export (parent_job_id) -> ocrnet_trt_evaluate or ocrnet_gen_trt_engine. "
     "Start tools return a job_id at once; poll ocrnet_job_status, read ocrnet_job_logs, then ocrnet_job_results. "
-    "When ocrnet_train goes to AutoML it returns a `study`: poll ocrnet_automl_status until COMPLETE (the best "
+    'ocrnet_train and ocrnet_retrain start an AutoML study by default (automl_policy "off" trains once '
+    "directly); then they return a `study`: poll ocrnet_automl_status until COMPLETE (the best "
     "checkpoint is in `best`), stop it with ocrnet_automl_cancel. "
     "Use dry_run to check a spec first and ocrnet_describe_action to find spec fields for spec_overrides. "
     "Paths must lie inside the server's workspace roots. Errors name the argument and the fix: correct and retry."
