@@ -21,7 +21,8 @@ from PIL import Image, ImageDraw
 
 from tao_ocrnet.actions.demo import CPU_MODEL
 from tao_ocrnet.config.shipped import DEFAULT_MODEL, SHIPPED_MODEL_KEYS
-from tao_ocrnet.datasources.rules import IMAGE_SUFFIXES, Rule
+from tao_ocrnet.datasources.resolver import IMAGE_EXTENSIONS as IMAGE_SUFFIXES
+from tao_ocrnet.datasources.rules import Rule
 from tao_ocrnet.jobs.catalog import job_actions
 from tao_ocrnet.jobs.spec_params import model_keys
 

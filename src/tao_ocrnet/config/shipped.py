@@ -32,7 +32,7 @@ def names_shipped_model(value: object, folder: Path | None = None) -> bool:
     """Whether `value`, read as a relative path from `folder` (default: the working directory), means a shipped
     model: its short name, with nothing of that name there.
 
-    The rule of `model.checkpoint.resolve_model_path` (a real file wins), without loading torch.
+    The one rule, used by `model.checkpoint.resolve_model_path` and the jobs layer; it loads no torch.
     """
     if not is_shipped_name(value):
         return False

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from tao_ocrnet.config.formats import IMAGE_EXTENSIONS
 from tao_ocrnet.errors import DataError
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 #: The largest image file read: a word crop is kilobytes, so a bigger file is not one (or is /dev/zero).
 MAX_IMAGE_BYTES = 32 << 20
 #: Decoded size limit (width x height), from this environment variable, else DEFAULT_MAX_PIXELS. A

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from tao_ocrnet.config.formats import IMAGE_EXTENSIONS
 from tao_ocrnet.datasources.archives import (
     MARKER,
     Contents,
@@ -38,7 +39,7 @@ from tao_ocrnet.datasources.archives import (
     is_archive,
 )
 from tao_ocrnet.datasources.roots import LocalRoot, ParsedUri, Root, open_root, parse_uri
-from tao_ocrnet.datasources.rules import IMAGE_SUFFIXES, SOURCE_FALLBACKS, Rule
+from tao_ocrnet.datasources.rules import SOURCE_FALLBACKS, Rule
 from tao_ocrnet.errors import DataError, UserError
 from tao_ocrnet.results.partial import is_partial
 
@@ -131,7 +132,7 @@ def find_lmdb(folder: Path, uri: str) -> Path | None:
 def holds_images(folder: Path) -> bool:
     """Whether `folder` directly holds at least one image file (by suffix: the reader checks each file)."""
     with os.scandir(folder) as entries:
-        return any(entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES for entry in entries)
+        return any(entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS for entry in entries)
 
 
 def _several_lmdbs(uri: str, names: list[str]) -> DataError:

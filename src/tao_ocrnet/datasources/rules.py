@@ -23,9 +23,6 @@ from typing import Any
 from tao_ocrnet.datasources.archives import SUFFIXES, archive_stem, is_archive
 
 SOURCES = ("train_datasets", "eval_dataset", "calibration_dataset", "inference_dataset")
-# The image files the readers take (`data.images.IMAGE_EXTENSIONS`, which this light layer cannot import; a
-# test keeps the two equal).
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 
 # Every source resolves: a missing root falls back along this chain (the first one set wins).
 SOURCE_FALLBACKS: dict[str, tuple[str, ...]] = {

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from tao_ocrnet.atomic import staged
 from tao_ocrnet.config.arch import ModelArch
-from tao_ocrnet.config.shipped import SHIPPED_MODELS, is_shipped_name, shipped_model_file
+from tao_ocrnet.config.shipped import SHIPPED_MODELS, names_shipped_model, shipped_model_file
 from tao_ocrnet.errors import ModelFileError, SpecError
 from tao_ocrnet.model.ocrnet import OCRNet, build_model
 from tao_ocrnet.model.quantized import import_torchao, rebuild_quantized
@@ -404,7 +404,7 @@ def resolve_model_path(value: str | os.PathLike[str], key: str) -> Path:
     if not str(value).strip():
         raise ModelFileError(f"{key} is empty; set it to a model file or a shipped model ({', '.join(SHIPPED_MODELS)})")
     path = Path(value).expanduser()
-    if is_shipped_name(value) and not path.exists():
+    if names_shipped_model(value):
         path = shipped_model_file(str(value))
         if not path.is_file():
             raise ModelFileError(f"{key}: shipped model {value} is missing from this installation ({path}); reinstall")
