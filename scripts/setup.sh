@@ -17,3 +17,9 @@ fi
 # torch first, pinned, so that pip takes the CPU wheel instead of resolving a CUDA build.
 python -m pip install -q --disable-pip-version-check "torch==2.13.0"
 python -m pip install -q --disable-pip-version-check -e ".[dev]"
+# The bank's real AutoML runner, to load this skill the way the bank does (tests/test_skill_root_layout.py);
+# without its heavy extras, which loading a skill does not use.
+python -m pip install -q --disable-pip-version-check --no-deps "nvidia-tao-sdk==7.2.0" "nvidia-tao-automl==7.2.0"
+# Node 22 and the official MCP conformance suite from npm (tests/test_mcp_conformance.py), fetched here so the
+# tests download nothing.
+bash scripts/conformance.sh install

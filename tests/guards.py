@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Test guards shared by the hostile-input tests."""
+"""Test guards: fail instead of hanging."""
 
 from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -22,3 +26,14 @@ def deadline(seconds: int) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def wait_for(predicate: Callable[[], T], what: str, timeout: float = 600) -> T:
+    """The first truthy value of `predicate`, polled; an AssertionError naming `what` after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,21 +20,12 @@ from tao_ocrnet.datasources.resolver import DataRoots
 from tao_ocrnet.jobs.record import state_of
 from tao_ocrnet.jobs.service import JobService
 
+from guards import wait_for
 from jobs_fixtures import synth_root  # noqa: F401
 from tiny_config import TINY_TRAIN
 
 pytestmark = pytest.mark.slow
 TIMEOUT = "900"  # seconds; trials take ~10 s each on an idle 2-core machine, several times that when it is busy
-
-
-def _wait_for(predicate, timeout: float = 600, what: str = "a condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_tiny_study_end_to_end_through_the_cli(capsys, automl_env, synth_root):  # noqa: F811
@@ -93,10 +83,10 @@ def test_killed_worker_is_recovered_and_resume_keeps_finished_trials(capsys, aut
         rows = study_status("crash")["history"]
         return rows[1]["job_id"] if len(rows) > 1 and rows[1]["job_id"] else None
 
-    orphan = _wait_for(second_trial_job, what="the second trial's job")
+    orphan = wait_for(second_trial_job, "the second trial's job")
     baseline_job = study_status("crash")["history"][0]["job_id"]
     os.kill(worker["pid"], signal.SIGKILL)  # the worker dies mid-trial; its job runs on, orphaned
-    _wait_for(lambda: study_status("crash")["state"] == "STOPPED", 30, "the study to show as stopped")
+    wait_for(lambda: study_status("crash")["state"] == "STOPPED", "the study to show as stopped", 30)
 
     code, out, err = automl(capsys, "resume", "crash", "--wait", "--timeout", TIMEOUT)
     assert code == 0, err

@@ -21,7 +21,6 @@ from PIL import Image, ImageDraw
 
 from tao_ocrnet.actions.demo import CPU_MODEL
 from tao_ocrnet.config.shipped import DEFAULT_MODEL, SHIPPED_MODEL_KEYS
-from tao_ocrnet.datasources.resolver import IMAGE_EXTENSIONS as IMAGE_SUFFIXES
 from tao_ocrnet.datasources.rules import Rule
 from tao_ocrnet.jobs.catalog import job_actions
 from tao_ocrnet.jobs.spec_params import model_keys
@@ -65,12 +64,9 @@ def predictions(results_dir: Path) -> list[dict[str, str]]:
 # --- the rules ---------------------------------------------------------------------------------------
 
 
-def test_shipped_names_are_model_keys_and_image_suffixes_match_the_reader():
-    from tao_ocrnet.data.images import IMAGE_EXTENSIONS
-
+def test_shipped_names_are_model_keys_and_image_folders_are_inference_rules():
     every_model_key = {key for action in job_actions().values() for key in model_keys(action.params)}
     assert every_model_key >= SHIPPED_MODEL_KEYS
-    assert IMAGE_SUFFIXES == IMAGE_EXTENSIONS
     rule = job_actions()["inference"].rules["inference.inference_dataset_dir"]
     assert rule.image_folder and Rule.from_dict(rule.to_dict()) == rule
     assert job_actions()["trt_inference"].rules["inference.inference_dataset_dir"].image_folder

@@ -93,7 +93,7 @@ async def test_tiny_study_end_to_end_through_ocrnet_train(study_env: McpEnv):
         assert best["checkpoint"] == str(Path(best["results_dir"]) / "best_accuracy.pth")
         assert Path(best["checkpoint"]).is_file()
         results = await call(client, "ocrnet_job_results", {"job_id": best["job_id"]})
-        assert "best_accuracy.pth" in {f["name"] for f in results["files"]}
+        assert "best_accuracy.pth" in {f["name"].rpartition("/")[2] for f in results["files"]}
 
     # the study's files, named by the status
     ws = Path(status["workspace"])

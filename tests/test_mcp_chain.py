@@ -33,7 +33,8 @@ def anyio_backend() -> str:
 
 
 def files_of(results: dict) -> set[str]:
-    return {f["name"] for f in results["files"]}
+    """File names (paths under the results folder, e.g. `train/best_accuracy.pth`, without their folders)."""
+    return {f["name"].rpartition("/")[2] for f in results["files"]}
 
 
 async def start_jobs(env: McpEnv) -> tuple[str, str, str]:
@@ -52,7 +53,7 @@ async def start_jobs(env: McpEnv) -> tuple[str, str, str]:
         )
         eval_convert = await call(client, "ocrnet_dataset_convert", {"eval_dataset": "data", "wait_seconds": 50})
         assert train_convert["state"] == eval_convert["state"] == "COMPLETE", (train_convert, eval_convert)
-        assert progress and progress[-1][2] == "COMPLETE"
+        assert progress and progress[-1][2].startswith("COMPLETE")
         assert [v for v, _, _ in progress] == sorted({v for v, _, _ in progress})  # strictly increasing
         train = await call(
             client,

@@ -50,10 +50,10 @@ async def test_descriptions_say_that_train_starts_a_study_by_default(mcp_env: Mc
     for name in ("ocrnet_train", "ocrnet_retrain"):
         description = tools[name].description or ""
         assert "By default this starts an AutoML study" in description, description
-        assert 'automl_policy "off" to train once directly' in description
+        assert 'automl_policy "off" trains once' in description
         props = tools[name].input_schema["properties"]
-        assert '"off" trains once directly' in props["automl_policy"]["description"]
-        assert "AutoML study" in props["wait_seconds"]["description"]
+        assert '"off" trains once' in props["automl_policy"]["description"]
+        assert "wait_seconds" in props  # what it does for a study: test_wait_seconds_follows_a_started_study
     assert "AutoML" not in (tools["ocrnet_evaluate"].description or "")
 
 
@@ -95,16 +95,19 @@ async def test_failing_calls_speak_in_tools_and_arguments(mcp_env: McpEnv):
         unknown = await client.call_tool("ocrnet_automl_status", {"study": "no_such_study"})
         assert unknown.is_error and "no study `no_such_study`" in assert_no_cli(unknown)
         assert "OCRNET_AUTOML_STORAGE" in texts(unknown)
-        # A deploy evaluate given a PyTorch checkpoint: the job runs, fails, and its status says why.
-        args = {"eval_dataset": str(mcp_env.data), "spec_overrides": {"evaluate.trt_engine": "model.pth"}}
-        started = await client.call_tool("ocrnet_trt_evaluate", args)
+        # A deploy evaluate needs the engine's job.
+        no_parent = await client.call_tool("ocrnet_trt_evaluate", {"eval_dataset": str(mcp_env.data)})
+        assert no_parent.is_error and "parent_job_id" in assert_no_cli(no_parent)
+        # An evaluate given a file that is no checkpoint: the job runs, fails, and its status says why.
+        args = {"eval_dataset": str(mcp_env.data), "spec_overrides": {"evaluate.checkpoint": "model.pth"}}
+        started = await client.call_tool("ocrnet_evaluate", args)
         assert_no_cli(started)
         job_id = started.structured_content["job_id"]
         view = await wait_state(client, job_id, ("ERROR",), timeout=240)
         status = await client.call_tool("ocrnet_job_status", {"job_id": job_id})
         text = assert_no_cli(status)
         assert view["state"] == "ERROR" and "ocrnet_job_logs" in text, text
-        assert "PyTorch checkpoints run with ocrnet_evaluate / ocrnet_inference" in text  # the action's own words
+        assert "neither a PyTorch checkpoint nor a pickle" in text  # the action's own words, as the cause
         for tool in ("ocrnet_job_results", "ocrnet_job_list"):
             assert_no_cli(await client.call_tool(tool, {"job_id": job_id} if tool == "ocrnet_job_results" else {}))
 

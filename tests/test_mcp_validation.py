@@ -105,7 +105,9 @@ def test_argument_problems_name_the_argument_and_the_fix(doc):
     assert 'put it in spec_overrides: {"train.optim.lr": 0.1}' in text  # a shorthand name given as an argument
     assert "`num_epoch` is not an argument of this tool; did you mean `num_epochs`?" in text
     assert "`parent_job_id`" in text and "job ids look like" in text
-    assert problems(doc, "ocrnet_job_logs", {}) == ["`job_id` is required: A job id (ocrnet-<action>-<6 hex>)."]
+    assert problems(doc, "ocrnet_job_logs", {}) == [
+        "`job_id` is required: a job id such as ocrnet-train-1a2b3c (see ocrnet_job_list)"
+    ]
 
 
 def test_oversized_arguments_are_refused_before_anything_else(doc):

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from tao_ocrnet.actions.ranks import started_as_rank_zero
 from tao_ocrnet.config.actions import action_info
 from tao_ocrnet.config.loader import load_spec
 from tao_ocrnet.config.secrets import ENCRYPTION_KEY_ENV
@@ -138,9 +139,13 @@ def _run_action(
     if not os.access(results_dir, os.W_OK):
         raise UserError(f"results folder `{results_dir}` is not writable; set a writable results_dir") from None
     ctx = RunContext(action, spec, results_dir, args)
+    # Only rank zero owns the results folder (lock, experiment.yaml, status.json, the log file): the other ranks
+    # of a distributed training (started by Lightning, torchrun or srun) run the same command and only compute.
+    owner = started_as_rank_zero()
+    ctx.status.enabled = owner
     # A second run in the same folder is refused here, before it writes anything (exit 2).
-    with results_lock(results_dir, action), experiment_yaml(results_dir, spec):
-        handler = _attach_file_log(results_dir, action)
+    with _owned_folder(results_dir, action, spec, owner):
+        handler = _attach_file_log(results_dir, action) if owner else logging.NullHandler()
         ctx.status.write("STARTED", f"Starting OCRNet {action}.")
         try:
             result = body(ctx)
@@ -165,6 +170,15 @@ def _run_action(
     return result
 
 
+@contextlib.contextmanager
+def _owned_folder(results_dir: Path, action: str, spec: ExperimentSpec, owner: bool) -> Iterator[None]:
+    if not owner:
+        yield
+        return
+    with results_lock(results_dir, action), experiment_yaml(results_dir, spec):
+        yield
+
+
 def _numeric(result: dict[str, Any]) -> dict[str, float] | None:
     kpi = {k: v for k, v in (result or {}).items() if isinstance(v, int | float) and not isinstance(v, bool)}
     return kpi or None
@@ -179,8 +193,9 @@ def cli_main(action: str, body: Callable[[RunContext], dict[str, Any]]) -> Calla
         except Terminated as exc:
             print(f"ocrnet {action}: {exc.reason}", file=sys.stderr)
             raise
-        summary = {k: v for k, v in result.items() if not isinstance(v, list | dict)}
-        print(json.dumps(summary, indent=2, default=str), file=sys.stderr)
+        if started_as_rank_zero():  # the other ranks of a distributed training hold no results of their own
+            summary = {k: v for k, v in result.items() if not isinstance(v, list | dict)}
+            print(json.dumps(summary, indent=2, default=str), file=sys.stderr)
         return 0
 
     return main

@@ -14,11 +14,20 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 
-from tao_ocrnet.actions.common import RunContext, cli_main, select_device
+from tao_ocrnet.actions.common import RunContext, cli_main
+from tao_ocrnet.actions.distributed import (
+    Processes,
+    SeedAcrossRanks,
+    check_slurm_allocation,
+    processes,
+    ranks_stopped_on_failure,
+    share_cores,
+    strategy,
+)
 from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.data.charset import load_charset
 from tao_ocrnet.data.datamodule import OCRDataModule
-from tao_ocrnet.errors import ModelFileError, SpecError, UserError
+from tao_ocrnet.errors import ModelFileError, SpecError
 from tao_ocrnet.model.checkpoint import (
     check_training_checkpoint,
     load_model_file,
@@ -28,6 +37,7 @@ from tao_ocrnet.model.checkpoint import (
 )
 from tao_ocrnet.model.lit_module import OCRNetLitModule
 from tao_ocrnet.model.ocrnet import OCRNet, build_model
+from tao_ocrnet.model.precision import training_precision
 from tao_ocrnet.results.checkpoints import (
     BEST_NAME,
     LATEST_NAME,
@@ -51,6 +61,9 @@ def _callbacks(ctx: RunContext):
         auto_insert_metric_name=False,
         save_top_k=-1,
         save_last="link",
+        # A resumed run re-points ocr_model_latest.pth (and rewrites a name it saves again) instead of adding
+        # ocr_model_latest-v1.pth beside a stale link.
+        enable_version_counter=False,
         save_on_train_epoch_end=True,
         every_n_epochs=t.checkpoint_interval if by_epoch else None,
         every_n_train_steps=None if by_epoch else t.checkpoint_interval,
@@ -107,7 +120,8 @@ def _callbacks(ctx: RunContext):
             # not a multiple of the interval): save its last steps too, and point the latest link there.
             saved = periodic_checkpoints(ctx.results_dir)
             last = parse_periodic(saved[-1].name) if saved else None  # every listed name parses
-            if last is not None and last[1] == trainer.global_step:
+            # Rank zero wrote the files, so its view decides: every rank must take part in the save, or none.
+            if trainer.strategy.broadcast(last is not None and last[1] == trainer.global_step, src=0):
                 return
             final = ctx.results_dir / periodic_name(max(trainer.current_epoch - 1, 0), trainer.global_step)
             trainer.save_checkpoint(final)  # every rank takes part; rank zero writes
@@ -235,26 +249,21 @@ def _resume_path(ctx: RunContext, module: OCRNetLitModule) -> str | None:
     return None
 
 
-def _trainer_kwargs(ctx: RunContext) -> dict[str, Any]:
+def _trainer_kwargs(ctx: RunContext, procs: Processes | None = None) -> dict[str, Any]:
     t = ctx.spec.train
-    device = select_device(t.num_gpus, t.gpu_ids, "train.num_gpus")
-    if t.num_nodes > 1 and device == "cpu":
-        raise UserError(f"`train.num_nodes` = {t.num_nodes} needs GPU nodes; set train.num_nodes=1 on a CPU machine")
-    if device == "cpu":
-        hw: dict[str, Any] = {"accelerator": "cpu", "devices": 1}
-    else:
-        hw = {"accelerator": "gpu", "devices": list(t.gpu_ids[: t.num_gpus]) or t.num_gpus, "num_nodes": t.num_nodes}
-        if t.num_gpus * t.num_nodes > 1:
-            # The spec's choices are Lightning's own strategy names ("auto" lets Lightning pick).
-            hw["strategy"] = t.distributed_strategy
-            if not t.use_distributed_sampler:
-                log.warning("train.use_distributed_sampler=false: every rank reads the whole dataset")
+    procs = procs or processes(t)
+    hw: dict[str, Any] = {"accelerator": procs.accelerator, "devices": procs.devices, "num_nodes": procs.num_nodes}
+    if procs.world_size > 1:
+        hw["strategy"] = strategy(t, procs)
+        if not t.use_distributed_sampler:
+            log.warning("train.use_distributed_sampler=false: every rank reads the whole dataset")
     return {
         **hw,
         "max_epochs": t.num_epochs,
         "check_val_every_n_epoch": t.validation_interval,
         "num_sanity_val_steps": 0,
         "gradient_clip_val": t.clip_grad_norm or None,
+        "precision": training_precision(t.precision, procs.accelerator, procs.devices),  # refused: a UserError
         "deterministic": "warn" if t.cudnn.deterministic else False,
         "benchmark": t.cudnn.benchmark,
         "use_distributed_sampler": t.use_distributed_sampler,
@@ -297,17 +306,25 @@ def train(ctx: RunContext) -> dict[str, Any]:
         )
     if spec.model.quantize_model_path:
         log.warning("model.quantize_model_path is ignored (the reference never reads it either)")
+    procs = processes(spec.train)  # a device or allocation the spec cannot use is refused before any work
+    check_slurm_allocation(procs)
+    if procs.accelerator == "cpu" and procs.per_node > 1:
+        share_cores(procs)
     if spec.train.seed >= 0:
         pl.seed_everything(spec.train.seed, workers=True)
     else:
         pl.seed_everything(random.randrange(2**31), workers=True)
     charset = load_charset(spec.dataset.character_list_file)
     model, arch = _initial_model(ctx, charset)
-    module = OCRNetLitModule(model, arch, spec.train.optim.model_dump(), use_ema=spec.train.model_ema)
+    module = OCRNetLitModule(
+        model, arch, spec.train.optim.model_dump(), use_ema=spec.train.model_ema, channels_last=spec.train.channels_last
+    )
     data = OCRDataModule(spec, arch.charset)
     callbacks = _callbacks(ctx)
-    trainer = pl.Trainer(callbacks=callbacks, logger=_loggers(ctx), **_trainer_kwargs(ctx))
-    trainer.fit(module, datamodule=data, ckpt_path=_resume_path(ctx, module))
+    extra = [SeedAcrossRanks()] if spec.train.seed < 0 and procs.world_size > 1 else []
+    trainer = pl.Trainer(callbacks=callbacks + extra, logger=_loggers(ctx), **_trainer_kwargs(ctx, procs))
+    with ranks_stopped_on_failure(trainer):
+        trainer.fit(module, datamodule=data, ckpt_path=_resume_path(ctx, module))
     best = callbacks[1].best
     result: dict[str, Any] = {
         "best_val_acc": best,

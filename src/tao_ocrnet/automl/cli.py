@@ -49,6 +49,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--ranges-file", metavar="FILE", help="YAML/JSON: key -> {valid_min, valid_max, valid_options, "
                    "option_weights}")  # fmt: skip
     p.add_argument("--baseline-job", metavar="ID", help="a finished train job on this data: its epoch time -> ETA")
+    p.add_argument("--platform", metavar="NAME", help="job platform of every trial, e.g. local or slurm (default: "
+                   "$OCRNET_PLATFORM, else local); stored in the study, so every worker uses it")  # fmt: skip
     _common(p)
     p.add_argument("--pin-cpus", action="store_true", help="give each local worker its own share of the CPUs")
     p.add_argument("--dry-run", action="store_true", help="print the pre-launch review; create nothing")
@@ -146,6 +148,7 @@ def _request(args: argparse.Namespace) -> Any:
         custom_ranges=ranges or None,
         parent_job=args.parent_job,
         baseline_job=args.baseline_job,
+        platform=args.platform,
     )
 
 

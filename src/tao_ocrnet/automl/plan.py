@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -34,6 +35,7 @@ from tao_ocrnet.datasources.resolver import DataRoots
 from tao_ocrnet.datasources.roots import parse_uri
 from tao_ocrnet.errors import SpecError, UserError
 from tao_ocrnet.jobs.catalog import job_action
+from tao_ocrnet.jobs.platforms.base import DEFAULT_PLATFORM, PLATFORM_ENV
 from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.jobs.resolve import absolute_paths
 from tao_ocrnet.jobs.service import JobService
@@ -51,6 +53,7 @@ class StudyRequest:
     baseline_job: str | None = None  # a finished train job on this data: its time per epoch gives the ETA
     action: str = "train"  # or retrain: every trial retrains the pruned model of parent_job
     key_env: str | None = None  # the NAME of the environment variable holding encryption_key (never stored)
+    platform: str | None = None  # the job platform of every trial; None: $OCRNET_PLATFORM, else local
 
 
 @dataclass
@@ -77,7 +80,7 @@ def stable_seed(settings: AutoMLSettings, request: StudyRequest) -> int:
     run the same first batch; a different request gets different draws."""
     data = {
         "settings": settings.model_dump(mode="json", exclude={"seed", "study_name"}),
-        "request": {k: v for k, v in asdict(request).items() if k != "baseline_job"},
+        "request": {k: v for k, v in asdict(request).items() if k not in ("baseline_job", "platform")},
     }
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).digest()
     return int.from_bytes(digest[:4], "big") % (2**31 - 1000)
@@ -126,14 +129,16 @@ def _budget(settings: AutoMLSettings, user: dict[str, Any], template: Mapping[st
     return epochs, fixed, notes
 
 
-def _base_spec(request: StudyRequest, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The baseline trial's resolved spec: a dry run of its job (data sources resolved, spec validated)."""
+def _base_spec(request: StudyRequest, overrides: dict[str, Any], platform: str) -> dict[str, Any]:
+    """The baseline trial's resolved spec: a dry run of its job (data sources resolved, spec validated, the
+    platform known)."""
     job = JobRequest(
         action=request.action,
         roots=request.roots,
         parent_job=request.parent_job,
         key_env=request.key_env,
         overrides=overrides,
+        platform=platform,
     )
     try:
         submitted = JobService().submit(job, dry_run=True)
@@ -174,7 +179,9 @@ def plan_study(
     template = template_dict("train")
     epochs, budget_keys, adjustments = _budget(s, user, template)
     fixed = {**user, **budget_keys}
-    base = _base_spec(request, fixed)
+    # Chosen once, here: every worker, wherever it runs, submits its trials to the same platform.
+    platform = request.platform or os.environ.get(PLATFORM_ENV, "").strip() or DEFAULT_PLATFORM
+    base = _base_spec(request, fixed, platform)
     space = build_space(tao_schema("train"), base, request.parameters, request.custom_ranges)
     seed = s.seed if s.seed is not None else stable_seed(s, request)
     size = first_batch_size(s)
@@ -202,6 +209,7 @@ def plan_study(
         model_ema=model_ema,
         action=request.action,
         key_env=request.key_env,
+        platform=platform,
     )
     in_workspace = s.storage in (None, "", "journal", "sqlite")
     return Plan(s, request, ws, workspace_root, url, cfg, space, first, base, notes, in_workspace)

@@ -1,21 +1,25 @@
 # SPDX-License-Identifier: Apache-2.0
 """Crash recovery: trials whose worker died are failed and queued again; a resume re-queues interrupted ones.
 
-A RUNNING trial is stale when its worker on this host is gone (pid + start time), or, in an RDB storage,
-when its worker stopped sending heartbeats. Its configuration runs again as a new trial (at most
-MAX_RETRY_DEPTH times), and the orphaned trial job is canceled.
+A RUNNING trial is stale when its worker on this host is gone (pid + start time). For a worker on another
+host (whose pid means nothing here): when it stopped sending heartbeats (RDB storages: Optuna's own
+heartbeats, judged here so that the trial keeps the reason), or stopped renewing its trial's lease (a
+journal, which has no heartbeats in Optuna 5: the worker writes the wall-clock time into the trial's `lease`
+user attr every half interval; the hosts' clocks must agree to well within the grace period, as NTP keeps
+them). Its configuration runs again as a new trial (at most MAX_RETRY_DEPTH times), and the orphaned trial
+job is canceled.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import socket
-import warnings
+import time
 from typing import Any
 
 from tao_ocrnet.automl.algorithms import quiet_optuna
+from tao_ocrnet.automl.storage import timing
 from tao_ocrnet.jobs.platforms import procs
 from tao_ocrnet.jobs.service import JobService
 
@@ -23,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_RETRY_DEPTH = 2  # a trial interrupted this many times (e.g. it kills its worker) is not retried again
 UNOWNED_GRACE_S = 120  # a RUNNING trial that never recorded its worker is stale after this long
+LEASE_ATTR = "lease"  # epoch seconds: when a worker without storage heartbeats last renewed its trial
 
 
 def enqueue_retry(study: Any, failed: Any, reason: str) -> bool:
@@ -40,23 +45,36 @@ def enqueue_retry(study: Any, failed: Any, reason: str) -> bool:
     return True
 
 
-def heartbeat_stale_callback(study: Any, trial: Any) -> None:
-    """RDB heartbeats: Optuna failed a trial whose worker stopped beating; run its params again."""
-    enqueue_retry(study, trial, "its worker stopped sending heartbeats")
+def heartbeat_stale_ids(study: Any) -> set[int] | None:
+    """RUNNING trials whose last heartbeat is older than the grace period (an RDB storage: the database's clock
+    judges), or None for a storage without heartbeats (a journal)."""
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    storage = study._storage
+    return set(storage._get_stale_trial_ids(study._study_id)) if is_heartbeat_enabled(storage) else None
 
 
-def stale_reason(trial: Any) -> str | None:
-    """Why a RUNNING trial is stale (its worker on this host is gone), or None if it is not (or we cannot tell)."""
+def stale_reason(trial: Any, beat_stale: set[int] | None) -> str | None:
+    """Why a RUNNING trial is stale (its worker is gone), or None if it is not (or we cannot tell yet).
+
+    `beat_stale`: `heartbeat_stale_ids` of the trial's study."""
     worker = trial.user_attrs.get("worker")
     if not worker:
         started = trial.datetime_start
         age = (dt.datetime.now() - started).total_seconds() if started else 0
         return "its worker stopped before recording itself" if age > UNOWNED_GRACE_S else None
-    if worker.get("host") != socket.gethostname():
-        return None  # another machine's worker: RDB heartbeats decide
-    if procs.is_running(worker["pid"], worker.get("start_time")):
-        return None
-    return f"its worker (pid {worker['pid']}) stopped"
+    if worker.get("host") == socket.gethostname():
+        if procs.is_running(worker["pid"], worker.get("start_time")):
+            return None
+        return f"its worker (pid {worker['pid']}) stopped"
+    where = f"its worker on {worker.get('host')} (pid {worker['pid']})"
+    if beat_stale is not None:
+        return f"{where} stopped sending heartbeats" if trial._trial_id in beat_stale else None
+    lease = trial.user_attrs.get(LEASE_ATTR)
+    if not isinstance(lease, int | float):
+        return None  # a worker that keeps no lease: cannot tell
+    age = time.time() - lease
+    return f"{where} stopped renewing its lease {age:.0f} s ago" if age > timing()[1] else None
 
 
 def recover_stale(study: Any) -> list[int]:
@@ -69,12 +87,10 @@ def recover_stale(study: Any) -> list[int]:
     from optuna.trial import TrialState
 
     recovered = []
-    with contextlib.suppress(Exception), warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)  # RDB heartbeats (other hosts); retries via the callback
     storage = study._storage
+    beat_stale = heartbeat_stale_ids(study)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        reason = stale_reason(trial)
+        reason = stale_reason(trial, beat_stale)
         if reason is None:
             continue
         try:

@@ -53,6 +53,7 @@ def build_review(plan: Plan) -> dict[str, Any]:
         "study": plan.name,
         "workspace": str(plan.workspace),
         "storage": mask(plan.storage_url),
+        "platform": cfg.platform,
         "algorithm": s.algorithm,
         **describe_algorithm(s.algorithm, cfg.epochs, s.reduction_factor, cfg.first_batch),
         "metric": s.metric,

@@ -35,6 +35,7 @@ def study_request(request: JobRequest, **extra: Any) -> StudyRequest:
         parent_job=request.parent_job,
         action=request.action,
         key_env=request.key_env,
+        platform=request.platform,  # every trial's job platform (the MCP `platform` argument)
         **extra,
     )
 

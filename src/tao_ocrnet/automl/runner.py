@@ -35,7 +35,7 @@ from tao_ocrnet.automl.algorithms import quiet_optuna
 from tao_ocrnet.automl.budget import counts
 from tao_ocrnet.automl.launch import launch_workers, reap, signal_worker
 from tao_ocrnet.automl.plan import Plan, StudyRequest, plan_study
-from tao_ocrnet.automl.recovery import heartbeat_stale_callback, recover_stale, requeue_interrupted, stale_reason
+from tao_ocrnet.automl.recovery import heartbeat_stale_ids, recover_stale, requeue_interrupted, stale_reason
 from tao_ocrnet.automl.results import build_summary
 from tao_ocrnet.automl.review import build_review
 from tao_ocrnet.automl.settings import AutoMLSettings
@@ -81,7 +81,7 @@ def _check_external(plan: Plan) -> Any:
     """Reach a shared storage now (unreachable = error before anything starts); the name must be free."""
     import optuna
 
-    storage = open_storage(plan.storage_url, stale_callback=heartbeat_stale_callback)
+    storage = open_storage(plan.storage_url)
     if plan.name in optuna.study.get_all_study_names(storage):
         raise UserError(
             f"study `{plan.name}` already exists in {mask(plan.storage_url)}; resume it with `ocrnet automl "
@@ -115,7 +115,7 @@ def start_study(
         raise UserError(f"study `{plan.name}` already exists ({plan.workspace})") from None
     created = False
     try:
-        storage = external or open_storage(plan.storage_url, stale_callback=heartbeat_stale_callback)
+        storage = external or open_storage(plan.storage_url)
         with quiet_optuna():  # our own log line says it; Optuna's handler may hold a stale stderr
             try:
                 study = optuna.create_study(study_name=plan.name, storage=storage, direction="maximize")
@@ -176,28 +176,30 @@ def _open(study: str, storage: str | None, workspace_root: Path | None) -> tuple
             raise UserError(f"no study `{study}` in {wsp.automl_root(workspace_root)}; give --storage URL for a "
                             "study in a shared database")  # fmt: skip
         raise UserError(f"study `{name}`: pass --storage URL (or set {STORAGE_ENV}); its password is not stored")
-    handle = load_study(name, open_storage(url, stale_callback=heartbeat_stale_callback))
+    handle = load_study(name, open_storage(url))
     return handle, StudyConfig.from_study(handle), ws, url
 
 
 def _orphaned(handle: Any) -> int:
-    """RUNNING trials whose worker (on this host) is gone: they wait for a resume."""
+    """RUNNING trials whose worker is gone (recovery.stale_reason): they wait for a resume or another worker."""
     from optuna.trial import TrialState
 
-    return sum(stale_reason(t) is not None for t in handle.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+    running = handle.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    beat_stale = heartbeat_stale_ids(handle)
+    return sum(stale_reason(t, beat_stale) is not None for t in running)
 
 
 def _state(handle: Any, cfg: StudyConfig, progress: Mapping[str, Any], live: list) -> tuple[str, str]:
     attrs = handle.user_attrs
     orphaned = _orphaned(handle) if progress["running"] else 0
     busy = bool(live) or progress["running"] > orphaned
-    if attrs.get(CANCEL_ATTR):
-        return ("CANCELING", "workers are stopping") if busy else ("CANCELED", "canceled")
     stopped = attrs.get(STOP_ATTR)
-    if stopped and not busy:
+    if stopped and not busy:  # ended on its own: a later cancel must not overwrite its state and reason
         if stopped.get("state") == "timeout":
             return "COMPLETE", stopped.get("reason", "time budget used up")
         return "ERROR", stopped.get("reason", "stopped")
+    if attrs.get(CANCEL_ATTR):
+        return ("CANCELING", "workers are stopping") if busy else ("CANCELED", "canceled")
     if progress["completed"] >= progress["total"] and progress["running"] == 0:
         return "COMPLETE", f"{progress['completed']} of {progress['total']} trials finished"
     if busy:

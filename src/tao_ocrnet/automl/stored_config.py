@@ -39,6 +39,7 @@ class StudyConfig:
     model_ema: bool
     action: str = "train"  # train, or retrain (a pruned model: parent_job is the prune job)
     key_env: str | None = None  # the NAME of the environment variable holding encryption_key
+    platform: str | None = None  # the job platform of every trial (None: a study made before platforms: local)
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     created_on: str = field(default_factory=socket.gethostname)
     version: int = CONFIG_VERSION

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""One trial = one train job of the jobs layer, run as its own process.
+"""One trial = one train job of the jobs layer, on the study's job platform (local processes, Slurm, ...).
 
 The trial's spec is the user's request plus the fixed budget keys plus the sampled values, given to the job
 layer as dotted overrides (so it goes through the same resolution and validation as `ocrnet jobs submit`).
@@ -84,6 +84,7 @@ class TrialContext:
     stop: threading.Event
     canceled: Callable[[], bool]  # True once the study is canceled (read from the storage)
     heartbeat: Callable[[Any], None] = lambda trial: None
+    platform: str | None = None  # the job platform every trial runs on (the study's; None: the default)
 
 
 @dataclass
@@ -130,6 +131,7 @@ def run_trial(trial: Any, ctx: TrialContext) -> Outcome:
         parent_job=ctx.parent_job,
         key_env=ctx.key_env,
         overrides=overrides,
+        platform=ctx.platform,
     )
     t1 = time.perf_counter()
     try:

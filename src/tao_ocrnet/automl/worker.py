@@ -3,9 +3,10 @@
 
 Any number of workers, on any number of machines, can work on one study: they share nothing but the storage
 (`ocrnet automl worker --study NAME --storage URL`). Per trial: `ask` (a queued trial first: the baseline,
-the first batch, retries), run it as a job, `tell`, rewrite the reports. Between trials a worker recovers
-trials whose worker died (same host: the process is gone; RDB: heartbeats expired) and stops when the
-budget is reached, the study is canceled, or too many trials failed in a row.
+the first batch, retries), run it as a job of the study's platform, `tell`, rewrite the reports. While a trial
+runs, the worker keeps it alive (RDB: heartbeats; journal: a lease in the trial's user attrs). Between trials
+it recovers trials whose worker died (same host: the process is gone; another host: heartbeats or lease
+expired) and stops when the budget is reached, the study is canceled, or too many trials failed in a row.
 
 The budget counts COMPLETE + PRUNED trials only: failed and interrupted trials do not use
 it. Two workers asking at the same moment could overshoot it; the later trial then ends at once as a
@@ -36,10 +37,10 @@ from tao_ocrnet.atomic import write_bytes_atomic
 from tao_ocrnet.automl import workspace as wsp
 from tao_ocrnet.automl.algorithms import gp_available, make_pruner, make_sampler
 from tao_ocrnet.automl.budget import budget_state, counts, is_surplus_start
-from tao_ocrnet.automl.plot import render_png
-from tao_ocrnet.automl.recovery import heartbeat_stale_callback, recover_stale
+from tao_ocrnet.automl.plot import render_plots
+from tao_ocrnet.automl.recovery import LEASE_ATTR, recover_stale
 from tao_ocrnet.automl.results import apply_retention, best_rec, build_summary, trials_csv
-from tao_ocrnet.automl.storage import HEARTBEAT_INTERVAL, mask, open_storage
+from tao_ocrnet.automl.storage import mask, open_storage, timing
 from tao_ocrnet.automl.stored_config import CANCEL_ATTR, STOP_ATTR, StudyConfig
 from tao_ocrnet.automl.trial import Outcome, TrialContext, run_trial
 from tao_ocrnet.datasources.resolver import DataRoots
@@ -61,14 +62,14 @@ def load_study(name: str, storage: Any) -> Any:
 
 
 def write_reports(study: Any, cfg: StudyConfig, ws: Path) -> dict[str, Any]:
-    """summary.json, best_rec.json, trials.csv and plot.png in the local workspace; returns the summary."""
+    """summary.json, best_rec.json, trials.csv and the plots in the local workspace; returns the summary."""
     summary = build_summary(study, cfg)
     wsp.write_json(ws / wsp.SUMMARY_FILE, summary)
     rec = best_rec(summary, cfg)
     if rec is not None:
         wsp.write_json(ws / wsp.BEST_REC_FILE, rec)
     write_bytes_atomic(ws / wsp.TRIALS_CSV, trials_csv(summary, cfg.search_space.keys).encode())
-    write_bytes_atomic(ws / wsp.PLOT_FILE, render_png(summary))
+    render_plots(study, ws)
     return summary
 
 
@@ -78,6 +79,7 @@ class Worker:
         self.stop = threading.Event()
         self.me = {"host": socket.gethostname(), "pid": os.getpid(), "start_time": procs.start_time(os.getpid())}
         self._last_beat = 0.0
+        self.beat_interval = timing()[0]
         roots = DataRoots.from_dict(cfg.roots)
         self.ctx = TrialContext(
             jobs=JobService(),
@@ -92,6 +94,7 @@ class Worker:
             stop=self.stop,
             canceled=self._canceled,
             heartbeat=self._heartbeat,
+            platform=cfg.platform,
         )
 
     def _canceled(self) -> bool:
@@ -101,10 +104,12 @@ class Worker:
     def _heartbeat(self, trial: Any) -> None:
         storage = self.study._storage
         now = time.monotonic()
-        if now - self._last_beat < HEARTBEAT_INTERVAL / 2:
+        if now - self._last_beat < self.beat_interval / 2:
             return
         if is_heartbeat_enabled(storage):  # True only for a heartbeat-capable storage with heartbeats on
             storage.record_heartbeat(trial._trial_id)
+        else:  # a journal: a lease that workers on other hosts read (recovery.stale_reason)
+            trial.set_user_attr(LEASE_ATTR, round(time.time(), 1))
         self._last_beat = now
 
     def run(self) -> str:
@@ -239,7 +244,7 @@ def run_worker(
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
     warnings.filterwarnings("ignore", message=".*warn_independent_sampling.*")
     _pin(cpus, gpus)
-    storage = open_storage(storage_url, stale_callback=heartbeat_stale_callback)
+    storage = open_storage(storage_url)
     study = load_study(study_name, storage)
     cfg = StudyConfig.from_study(study)
     index = os.getpid() if index is None else index

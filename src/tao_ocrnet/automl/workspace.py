@@ -7,7 +7,8 @@
 <ws>/summary.json        best / progress / baseline / history (the bank runner's shape), rewritten after every trial
 <ws>/best_rec.json       the best recommendation (tao-artifacts shape, jsonschema-validated)
 <ws>/trials.csv          one row per trial
-<ws>/plot.png            val_acc per trial over epochs, and the best-so-far curve
+<ws>/plot.png            Optuna's optimization history (val_acc per trial and the best so far), matplotlib PNG
+<ws>/plot_intermediate.png  val_acc per trial over epochs; plot_parallel.png: parameters against val_acc
 <ws>/timings.jsonl       per-trial runner overhead (outside the training job)
 <ws>/workers/<host>-<pid>.json, worker-<n>-<pid>.log   local worker processes and their logs
 
@@ -34,6 +35,8 @@ SUMMARY_FILE = "summary.json"
 BEST_REC_FILE = "best_rec.json"
 TRIALS_CSV = "trials.csv"
 PLOT_FILE = "plot.png"
+PLOT_INTERMEDIATE_FILE = "plot_intermediate.png"
+PLOT_PARALLEL_FILE = "plot_parallel.png"
 TIMINGS_FILE = "timings.jsonl"
 WORKERS_DIR = "workers"
 AUTOML_DIR = "automl"

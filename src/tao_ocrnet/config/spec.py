@@ -158,6 +158,22 @@ class TrainConfig(Section):
     )
     gpu_ids: list[int] = field([0], "GPU indices to use.", automl=False, popular=True)
     num_nodes: int = field(1, "Nodes for multi-node training.", ge=1, le=1024, popular=True)
+    num_cpu_processes: int = field(
+        1,
+        "The CPU counterpart of num_gpus: training processes per node when no GPU is used (num_gpus=0, or no "
+        "CUDA), each a DDP rank over gloo with an equal share of the cores. Ignored when GPUs are used.",
+        ge=1,
+        le=1024,
+        automl=False,
+    )
+    distributed_timeout: int = field(
+        600,
+        "Seconds a rank waits for the others (start-up rendezvous, each collective) before the run fails, "
+        "so that a dead or hung rank ends the run instead of stalling it.",
+        ge=10,
+        le=86400,
+        automl=False,
+    )
     seed: int = field(1234, "Random seed (-1 = no seeding).", ge=-1, le=2**31 - 1)
     cudnn: CudnnConfig = field(CudnnConfig(), "cuDNN settings.")
     num_epochs: int = field(10, "Training epochs.", ge=1, le=100000, popular=True)
@@ -171,12 +187,24 @@ class TrainConfig(Section):
     results_dir: str = field("", "Where train writes (default <results_dir>/train).")
     clip_grad_norm: float = field(5.0, "Gradient clipping by norm (0 = off).", ge=0.0, le=1e6)
     distributed_strategy: Literal["ddp", "ddp_spawn", "fsdp", "auto"] = field(
-        "ddp", "Lightning strategy on more than one device (auto: Lightning chooses)."
+        "ddp", "Lightning strategy on more than one device (auto: Lightning chooses; ddp_spawn is refused: use ddp)."
     )
     use_distributed_sampler: bool = field(
         True, "Shard data across ranks (reference default false made every rank read everything)."
     )
     model_ema: bool = field(False, "Keep an exponential moving average of the weights and validate it.")
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = field(
+        "fp32",
+        "Arithmetic of training: fp32; bf16 (mixed, needs bf16 instructions: recent Intel/Arm CPUs, Ampere+ GPUs); "
+        "fp16 (mixed, CUDA only); auto (bf16 where the hardware has it, else fp32). Weights stay fp32.",
+        automl=False,
+    )
+    channels_last: bool = field(
+        False,
+        "Train in the channels_last memory format (faster convolutions on some CPUs and GPUs, slower on others: "
+        "measure with benchmarks/bench_precision.py). Saved weights are the usual layout.",
+        automl=False,
+    )
     optim: OptimConfig = field(OptimConfig(), "Optimizer and learning-rate schedule.")
 
 

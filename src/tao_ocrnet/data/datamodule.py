@@ -15,13 +15,15 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from tao_ocrnet.config.fields import is_unset
 from tao_ocrnet.data.collate import collate_labeled, collate_named, collate_paths
 from tao_ocrnet.data.datasets import ImageFolderDataset, LabeledData, OnCorrupt, build_labeled_dataset
 from tao_ocrnet.data.filtering import SampleFilter
 from tao_ocrnet.data.transforms import ImageTransform, build_transform
+from tao_ocrnet.errors import DataError
 
 __all__ = ["OCRDataModule", "build_eval_loader", "build_folder_loader", "make_loader"]
 
@@ -35,6 +37,7 @@ def make_loader(
     *,
     shuffle: bool = False,
     collate_fn: Callable[[Any], Any] | None = None,
+    sampler: Sampler | None = None,
 ) -> DataLoader:
     """The project's loader settings: no drop_last, pinned memory only with CUDA, persistent workers.
 
@@ -48,6 +51,7 @@ def make_loader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
+        sampler=sampler,
         num_workers=workers,
         persistent_workers=workers > 0,
         pin_memory=torch.cuda.is_available(),
@@ -122,7 +126,24 @@ class OCRDataModule(pl.LightningDataModule):
             self.setup("validate")
         if self.val_dataset is None:
             return []  # no validation folder configured: Lightning skips validation
-        return make_loader(self.val_dataset, self.batch_size, self.workers, collate_fn=self._collate())
+        sampler = self._val_shard(self.val_dataset)
+        return make_loader(self.val_dataset, self.batch_size, self.workers, collate_fn=self._collate(), sampler=sampler)
+
+    def _val_shard(self, dataset: LabeledData) -> Sampler | None:
+        """On more than one rank, rank r validates samples r, r + world, ...: each sample once. Lightning's default
+        DistributedSampler pads the shards by repeating samples, which would count them twice in summed metrics."""
+        trainer = self.trainer
+        if trainer is None or trainer.world_size < 2 or not self.spec.train.use_distributed_sampler:
+            return None  # one rank; or every rank reads everything, as asked (counts scale alike)
+        if len(dataset) < trainer.world_size:
+            # The first validation batch synchronises buffers across ranks, so every rank needs one.
+            raise DataError(
+                f"dataset.val_dataset_dir has {len(dataset)} sample(s), fewer than the {trainer.world_size} "
+                "training ranks; each rank validates at least one: add validation samples or use fewer processes"
+            )
+        return UnrepeatedDistributedSampler(
+            dataset, num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False
+        )
 
     def filter_stats(self) -> dict[str, dict[str, int]]:
         """Skipped samples by reason per split, for status.json (`total` included)."""

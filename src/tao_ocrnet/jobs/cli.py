@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from tao_ocrnet.datasources.resolver import DataRoots
+from tao_ocrnet.jobs.platforms.base import DEFAULT_PLATFORM, PLATFORM_ENV, PLATFORMS
 from tao_ocrnet.jobs.record import COMPLETE, state_of
 from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.jobs.service import DEFAULT_GRACE, JobService
@@ -47,6 +48,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="train/retrain: continue from that job's latest checkpoint (e.g. a killed job)",
     )
     p.add_argument("--key-env", metavar="NAME", help="environment variable holding encryption_key (never stored)")
+    p.add_argument(
+        "--platform",
+        choices=sorted(PLATFORMS),
+        help=f"where the job runs (default: ${PLATFORM_ENV}, else {DEFAULT_PLATFORM}); slurm: sbatch, see README",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the resolved spec; record and launch nothing")
     p.add_argument("--wait", action="store_true", help="wait until the job ends; exit 0 only if COMPLETE")
     p.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up after S seconds")
@@ -102,6 +108,7 @@ def _submit(args: argparse.Namespace) -> int:
         checkpoint_step=args.checkpoint_step,
         key_env=args.key_env,
         overrides=parse_overrides(args.overrides),
+        platform=args.platform,
     )
     service = JobService()
     submitted = service.submit(request, dry_run=args.dry_run)

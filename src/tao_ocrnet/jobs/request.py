@@ -26,3 +26,4 @@ class JobRequest:
     checkpoint_step: int | None = None
     key_env: str | None = None  # the NAME of the environment variable holding encryption_key
     overrides: Mapping[str, Any] = field(default_factory=dict)  # dotted key (or shorthand) -> value
+    platform: str | None = None  # a name in jobs.platforms.base.PLATFORMS; None: OCRNET_PLATFORM, else local

@@ -189,7 +189,9 @@ def _dataset_job(lookup_job: Callable[[str], dict[str, Any]], job_id: str, uri: 
 
 def _spec_yaml(job_id: str, action: str, spec: dict[str, Any]) -> str:
     head = f"# job {job_id}: resolved {action} spec (template, data sources, spec_params, overrides)\n"
-    return head + yaml.safe_dump(spec, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    # libyaml's dumper: the pure-Python one was most of a submit's time (~70 ms of a 120 ms MCP task start).
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return head + yaml.dump(spec, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
 def resolve_job(

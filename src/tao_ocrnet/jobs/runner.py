@@ -8,7 +8,9 @@ JOB_DIR/.runner/exit.json when the command ends, then records the exit code and 
 status.json in the job record. Before the command starts, a job launched into its platform's queue waits for a
 free slot (`queue.take_turn`: PENDING `queued: N ahead` until then), and the command gets the job's share of the
 cores (OMP_NUM_THREADS, MKL_NUM_THREADS), which the log's first line states; a job stopped while queued never
-runs its command (exit code null).
+runs its command (exit code null). A cluster platform whose allocation has several tasks names a launcher
+(`OCRNET_TASK_LAUNCHER`, e.g. `srun ...`) that the command runs under, one copy per task; there, on Linux, the
+command dies with the runner (a runner killed with -9 leaves no trainer behind).
 
 The verdict: COMPLETE only when the command exited 0 and its status.json ends with SUCCESS (it finished its
 work and wrote its outputs). CANCELED only when `ocrnet jobs cancel` asked for it (its marker, written before
@@ -22,6 +24,7 @@ modules only (no torch, no pydantic).
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import json
 import os
@@ -29,6 +32,7 @@ import shlex
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -43,6 +47,10 @@ from tao_ocrnet.results.partial import clean_stale_partials
 from tao_ocrnet.results.status import STATUS_NAME, read_status
 
 MASK = b"*****"
+# Set (maybe empty) by a cluster platform's batch script: the runner runs in a scheduler's allocation. Its words
+# go before the command when the allocation has several tasks (Slurm: `srun ...`), so that every task runs the
+# same command and Lightning's cluster environment takes over; and the command dies with the runner.
+LAUNCHER_ENV = "OCRNET_TASK_LAUNCHER"
 
 
 def _now() -> str:
@@ -109,6 +117,8 @@ def _execute(
     try:
         secret = _secret(launch)
         argv = command_argv(command, str(job_dir / launch["config"]))
+        launcher = os.environ.pop(LAUNCHER_ENV, None)
+        argv = [*shlex.split(launcher or ""), *argv]
         _say(f"job {launch['job_id']} ({action}): {' '.join(shlex.quote(w) for w in argv)}")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **turn.env()}
         if secret:
@@ -116,6 +126,7 @@ def _execute(
         child = subprocess.Popen(
             argv, cwd=job_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
             pass_fds=turn.fds,  # the slot stays taken while the command (or an orphan of it) runs
+            preexec_fn=None if launcher is None else _die_with_parent(),
         )  # fmt: skip
         signals.child = child
         signals.forward()  # a signal that came before the command started stops it now
@@ -128,6 +139,23 @@ def _execute(
         error = f"the runner failed: {type(exc).__name__}: {exc}"
         _say(error)
         return 1, error
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """Linux: the command gets SIGKILL when the runner dies (kill -9, OOM), so nothing trains on behind an
+    ERROR record where no one can stop it: a scheduler's node that tracks a job's processes by parent pid loses
+    orphans. (The local platform stops a dead runner's leftovers itself.)"""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    runner_pid = os.getpid()
+
+    def arm() -> None:  # in the child, between fork and exec
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != runner_pid:  # the runner died before the request took effect
+            os._exit(137)
+
+    return arm
 
 
 def _record(job_dir: Path, metric: str | None) -> None:

@@ -20,17 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tao_ocrnet.config.actions import action_info
 from tao_ocrnet.errors import UserError
 from tao_ocrnet.jobs import paths
 from tao_ocrnet.jobs.catalog import job_action
 from tao_ocrnet.jobs.hooks import apply_observation, task_dir_of
 from tao_ocrnet.jobs.ids import check_job_id, new_job_id
-from tao_ocrnet.jobs.platforms.base import Launch, Observation, Platform, get_platform
+from tao_ocrnet.jobs.platforms.base import ComputeShape, Launch, Observation, Platform, get_platform
 from tao_ocrnet.jobs.queue import launch_transition
 from tao_ocrnet.jobs.record import (
     CANCELED,
     ERR_INFRA,
     ERROR,
+    PENDING,
     RUNNING,
     TERMINAL,
     is_terminal,
@@ -95,10 +97,12 @@ class JobService:
         self.results_root = results_root or paths.results_root()
         self.cache_root = cache_root or paths.cache_dir()
 
-    def platform_for(self, record: dict[str, Any] | None = None) -> Platform:
-        if self._platform is not None and (record is None or record["platform"] == self._platform.name):
+    def platform_for(self, record: dict[str, Any] | None = None, name: str | None = None) -> Platform:
+        """The platform that launched `record`, else the one named, else the service's (or the environment's)."""
+        wanted = record["platform"] if record else name
+        if self._platform is not None and (wanted is None or wanted == self._platform.name):
             return self._platform
-        return get_platform(record["platform"] if record else None)
+        return get_platform(wanted)
 
     # --- reading -----------------------------------------------------------------------------------
 
@@ -153,7 +157,10 @@ class JobService:
         from tao_ocrnet.jobs.resolve import resolve_job  # pydantic: kept off `ocrnet jobs list|status`
 
         action = job_action(request.action)
-        platform = self.platform_for()
+        platform = self.platform_for(name=request.platform)
+        check = getattr(platform, "check", None)  # a cluster platform's settings and commands, before any record
+        if check is not None:
+            check()
         if request.key_env is not None:
             if not _ENV_NAME.match(request.key_env):
                 raise UserError(f"--key-env takes an environment variable NAME, not `{request.key_env}`")
@@ -236,7 +243,9 @@ class JobService:
     def _launch(self, record: dict[str, Any], platform: Platform) -> dict[str, Any]:
         job_id = record["id"]
         job_dir = Path(record["job_dir"])
-        launch = Launch(job_id, job_dir, job_dir / RUNNER_NAME, job_dir / LOG_NAME, sys.executable)
+        info = action_info(record["action"])
+        shape = ComputeShape.from_spec(record["spec"], info.section, gpu=info.deploy)
+        launch = Launch(job_id, job_dir, job_dir / RUNNER_NAME, job_dir / LOG_NAME, sys.executable, shape)
         try:
             ref = platform.submit(launch)
         except Exception as exc:
@@ -246,7 +255,7 @@ class JobService:
                 self._discard(record)
             raise UserError(f"job {job_id} could not be launched on {platform.name}: {exc}") from None
         try:
-            return self.store.mark(job_id, *launch_transition(platform.name, ref), "agent", backend_ref=ref)
+            return self.store.mark(job_id, *_launch_transition(platform.name, ref), "agent", backend_ref=ref)
         except TerminalStateError:  # the runner already finished and recorded its exit
             return self.store.read(job_id)
         except OSError as exc:
@@ -336,6 +345,13 @@ class JobService:
             "files": files,
             "kpis": record.get("kpis") or summarize(folder)["kpis"],
         }
+
+
+def _launch_transition(platform: str, ref: dict[str, Any]) -> tuple[str, str]:
+    """A job handed to a scheduler (its reference names `scheduler_job`) waits PENDING for its allocation."""
+    if ref.get("scheduler_job") is not None:
+        return PENDING, f"submitted to {platform} as job {ref['scheduler_job']}; waiting for its allocation"
+    return launch_transition(platform, ref)
 
 
 def _seed_best(old_task_dir: Path, new_task_dir: Path) -> list[str]:

@@ -25,6 +25,7 @@ from tao_ocrnet.errors import UserError
 from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.mcp.context import ToolCall
 from tao_ocrnet.mcp.errors import mcp_result
+from tao_ocrnet.mcp.progress import HEARTBEAT_SECONDS, Creep
 
 POLL_SECONDS = 1.0
 MAX_REVIEWED = 256  # dry-run study names remembered (oldest forgotten first)
@@ -83,14 +84,15 @@ async def automl_cancel(call: ToolCall) -> dict[str, Any]:
 async def _wait_study(call: ToolCall, study: str, epochs: int, seconds: float) -> dict[str, Any]:
     """Poll until the study ends or `seconds` pass, reporting progress in trial epochs (the baseline's first)."""
     deadline = time.monotonic() + seconds
-    sent = -1.0
+    sent, creep, emitted = -1.0, Creep(), 0.0
     while True:
         status = await anyio.to_thread.run_sync(lambda: study_status(study))
         p, running, state = status["progress"], status["running"], status["state"]
         done = [(r["rec_id"], min(int(r["epochs_done"] or 0), epochs)) for r in running]
         value = float(p["completed"] * epochs + sum(e for _, e in done))
-        if value > sent:
-            sent = value
+        if value > sent or time.monotonic() - emitted >= HEARTBEAT_SECONDS:  # a heartbeat while trials run
+            sent, emitted = value, time.monotonic()
+            value = creep.value(value)
             trials = "; ".join(f"trial {rec} epoch {e}/{epochs}" for rec, e in done)
             text = f"{state}: {p['completed']}/{p['total']} trials finished" + (f"; {trials}" if trials else "")
             await call.progress(value, float(p["total"] * epochs), text)
@@ -110,11 +112,12 @@ async def routed_train(
     call: ToolCall, request: JobRequest, decision: PolicyDecision, block: dict[str, Any], *, dry_run: bool
 ) -> dict[str, Any]:
     """Start (or review) the study for a call the policy routed to AutoML; wait on it for `wait_seconds`."""
-    wait = float(call.args.get("wait_seconds", 0))
+    wait = 0.0 if call.as_task else float(call.args.get("wait_seconds", 0))
     settings = call.args.get("automl_settings")
     started = time.monotonic()
-    # With wait_seconds, the wait for the baseline's job id counts against it.
-    first = min(router.FIRST_JOB_WAIT_S, wait) if wait else router.FIRST_JOB_WAIT_S
+    # With wait_seconds, the wait for the baseline's job id counts against it; a task (followed with
+    # tasks/get) returns the study at once.
+    first = 0.0 if call.as_task else min(router.FIRST_JOB_WAIT_S, wait) if wait else router.FIRST_JOB_WAIT_S
     out = dict(
         await anyio.to_thread.run_sync(
             lambda: router.route_train(request, decision, dry_run=dry_run, settings=settings, first_job_wait=first)

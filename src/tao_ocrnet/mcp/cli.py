@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`ocrnet mcp [--http HOST:PORT] [--workspace DIR ...]`: serve the tools over stdio (default) or HTTP.
+"""`ocrnet mcp [--http HOST:PORT [--max-sessions N] [--session-idle-timeout S]] [--workspace DIR ...]`.
+
+Serve the tools over stdio (default) or HTTP.
 
 Every `ocrnet` command builds this parser, so the SDK, anyio and jsonschema (the server's runtime) are
 imported only when `ocrnet mcp` runs.
@@ -12,8 +14,9 @@ import logging
 import os
 from pathlib import Path
 
+from tao_ocrnet.errors import UserError
 from tao_ocrnet.mcp import constants as C
-from tao_ocrnet.mcp.http import check_http, serve_http
+from tao_ocrnet.mcp.http import check_http, serve_http, session_limits
 from tao_ocrnet.skill_root import skill_root
 
 
@@ -29,6 +32,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="HOST:PORT",
         help=f"serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (binding beyond loopback needs "
         f"${C.TOKEN_ENV})",
+    )
+    p.add_argument(
+        "--max-sessions",
+        metavar="N",
+        help=f"HTTP: sessions open at once; at the cap the least recently used idle one is ended (default "
+        f"${C.MAX_SESSIONS_ENV}, else {C.MAX_HTTP_SESSIONS}, the SDK's)",
+    )
+    p.add_argument(
+        "--session-idle-timeout",
+        metavar="S",
+        help=f"HTTP: seconds a session may stay idle before it ends (default ${C.SESSION_IDLE_ENV}, else "
+        f"{C.HTTP_SESSION_IDLE_SECONDS:g}, the SDK's)",
     )
     p.add_argument(
         "--workspace",
@@ -60,11 +75,14 @@ def main(args: argparse.Namespace) -> int:
     http = None
     if args.http:
         http = check_http(args.http)
+        limits = session_limits(args.max_sessions, args.session_idle_timeout)
+    elif args.max_sessions or args.session_idle_timeout:
+        raise UserError("--max-sessions and --session-idle-timeout apply to --http only; add --http HOST:PORT")
     root = Path(args.skill_root).resolve() if args.skill_root else skill_root()
     runtime = Runtime.load(root, workspace_dirs(args.workspace))
     logging.getLogger("tao_ocrnet.mcp").info("workspace roots: %s", runtime.workspace.describe())
     if http is not None:
-        serve_http(runtime, *http)
+        serve_http(runtime, *http, limits)
         return 0
     from tao_ocrnet.mcp.server import serve_stdio  # the SDK: after --http was checked, so a refusal is immediate
 

@@ -16,14 +16,17 @@ JSON_SCHEMA_DIR = "schemas/json-schema"
 TOKEN_ENV = "OCRNET_MCP_TOKEN"
 WORKSPACE_ENV = "OCRNET_MCP_WORKSPACE"  # os.pathsep-separated; used when --workspace is not given
 ALLOWED_HOSTS_ENV = "OCRNET_MCP_ALLOWED_HOSTS"  # comma-separated extra Host header values (HTTP)
+MAX_SESSIONS_ENV = "OCRNET_MCP_MAX_SESSIONS"  # used when --max-sessions is not given
+SESSION_IDLE_ENV = "OCRNET_MCP_SESSION_IDLE_TIMEOUT"  # seconds; used when --session-idle-timeout is not given
 MIN_TOKEN_CHARS = 16
 
 # Limits. Arguments are checked before anything else; the HTTP body limit sits above them so that a
 # merely large request gets an actionable isError result instead of a bare 413.
 MAX_ARGUMENTS_BYTES = 64 << 10
 MAX_HTTP_BODY_BYTES = 1 << 20
-MAX_HTTP_SESSIONS = 16
-HTTP_SESSION_IDLE_SECONDS = 900.0
+# HTTP sessions: the SDK's defaults (a test keeps them equal); at the cap the least recently used idle one goes.
+MAX_HTTP_SESSIONS = 10_000
+HTTP_SESSION_IDLE_SECONDS = 1800.0
 MAX_OVERRIDES = 256
 MAX_URI_CHARS = 4096
 MAX_REQUEST_CHARS = 4000

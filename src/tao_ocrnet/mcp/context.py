@@ -23,6 +23,7 @@ from tao_ocrnet.mcp.validation import ArgumentValidator, SpecSchema, spec_names
 from tao_ocrnet.mcp.workspace import Workspace
 
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+LogFn = Callable[[str, Any], Awaitable[None]]  # (level, data) -> one `notifications/message`
 
 
 @dataclass
@@ -34,6 +35,8 @@ class ToolCall:
     binding: dict[str, Any]
     runtime: Runtime
     progress: ProgressFn
+    log: LogFn | None = None  # set only when the client enabled logging for this call
+    as_task: bool = False  # a task-augmented call: start the work and return at once (no wait)
 
 
 Handler = Callable[[ToolCall], Awaitable[dict[str, Any]]]

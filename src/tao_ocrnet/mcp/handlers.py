@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, TypeVarTuple
 
 import anyio
@@ -24,11 +25,12 @@ from tao_ocrnet.jobs.request import JobRequest
 from tao_ocrnet.mcp import constants as C
 from tao_ocrnet.mcp.context import CheckedHandler, ToolCall
 from tao_ocrnet.mcp.errors import ToolError, mcp_result
+from tao_ocrnet.mcp.progress import JobWatch
+from tao_ocrnet.mcp.resources import WORKSPACE_URI, file_uri, job_view, list_job_files
 from tao_ocrnet.mcp.validation import problem_text
 from tao_ocrnet.mcp.workspace import WorkspaceError
 
 POLL_SECONDS = 0.5
-TRAIN_LIKE = ("train", "retrain")
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -128,6 +130,7 @@ def build_request(call: ToolCall) -> JobRequest:
         checkpoint_step=args.get("checkpoint_step"),
         key_env=args.get("key_env"),
         overrides=values,
+        platform=args.get("platform"),
     )
 
 
@@ -147,29 +150,13 @@ def _automl(call: ToolCall) -> tuple[dict[str, Any] | None, PolicyDecision | Non
     return block, decision
 
 
-def _epochs(record: dict[str, Any]) -> int | None:
-    value = ((record.get("spec") or {}).get("train") or {}).get("num_epochs")
-    return value if isinstance(value, int) and record["action"] in TRAIN_LIKE else None
-
-
 async def _wait(call: ToolCall, job_id: str, seconds: float) -> dict[str, Any]:
-    """Poll until the job ends or `seconds` pass, reporting progress (epochs for training) as it moves."""
-    service = call.runtime.service
+    """Poll until the job ends or `seconds` pass; progress on each change and as a heartbeat (`JobWatch`)."""
+    watch = JobWatch(call.runtime.service, job_id, call.progress, call.log)
     deadline = time.monotonic() + seconds
-    sent, changes, last = 0.0, 0, None
     while True:
-        record = await _run(service.get, job_id)
-        view = service.view(record)
-        state, epoch = view["state"], (view.get("progress") or {}).get("epoch")
-        total = _epochs(record)
-        if (state, epoch) != last:
-            last, changes = (state, epoch), changes + 1
-            done = epoch + 1 if isinstance(epoch, int) else 0  # status.json epochs are 0-based
-            value = float(total if state in TERMINAL and total else done) if total else float(changes)
-            if value > sent:
-                sent = value
-                text = f"{state}" + (f": epoch {done}/{total}" if total and isinstance(epoch, int) else "")
-                await call.progress(value, float(total) if total else None, text)
+        _, view = await watch.poll()
+        state = view["state"]
         if state in TERMINAL or time.monotonic() >= deadline:
             out = {"state": state, "message": view["message"], "kpis": view["kpis"], "exit_code": view["exit_code"]}
             if state not in TERMINAL:
@@ -202,14 +189,14 @@ async def _call_action(call: ToolCall) -> dict[str, Any]:
         out.update(
             state=state_of(record),
             results_dir=record["results_dir"],
-            next=f"ocrnet_job_status(job_id='{submitted.job_id}') until COMPLETE, then ocrnet_job_results",
+            next=f"ocrnet_job_status(job_id='{submitted.job_id}') until it ends, then ocrnet_job_results",
         )
     out["notes"] = list(submitted.notes)
     if automl is not None:
         out["automl"] = automl
         if settings is not None:
             out["notes"].append("automl_settings were ignored: this run trains directly, without AutoML")
-    wait = int(call.args.get("wait_seconds", 0))
+    wait = 0 if call.as_task else int(call.args.get("wait_seconds", 0))  # a task is followed with tasks/get
     if wait and not dry_run:
         out.update(await _wait(call, submitted.job_id, wait))
     return mcp_result(out)
@@ -227,17 +214,31 @@ def _job_id(call: ToolCall) -> str:
 
 async def job_status(call: ToolCall) -> dict[str, Any]:
     service = call.runtime.service
-    return mcp_result(service.view(await _run(service.get, _job_id(call))))
+    return mcp_result(await _run(lambda: job_view(service, service.get(_job_id(call)))))
+
+
+def _results(call: ToolCall) -> dict[str, Any]:
+    """The service's results with a resources/read URI for every file of the results folder (and output)."""
+    service, job_id = call.runtime.service, _job_id(call)
+    out = service.results(job_id)
+    out.update({k: v for k, v in job_view(service, service.get(job_id)).items() if k in ("cause", "next", "platform")})
+    base = Path(out["results_dir"]).resolve()
+    for entry in out["outputs"].values():
+        path = Path(entry["path"]).resolve()
+        if entry["exists"] and path.is_file() and path.is_relative_to(base):
+            entry["uri"] = file_uri(job_id, path.relative_to(base).as_posix())
+    out["files"], out["files_truncated"] = list_job_files(job_id, base)
+    return out
 
 
 async def job_results(call: ToolCall) -> dict[str, Any]:
-    return mcp_result(await _run(call.runtime.service.results, _job_id(call)))
+    return mcp_result(await _run(_results, call))
 
 
 async def job_cancel(call: ToolCall) -> dict[str, Any]:
     service = call.runtime.service
     grace = float(call.args.get("grace_seconds", 10))
-    return mcp_result(service.view(await _run(service.cancel, _job_id(call), grace)))
+    return mcp_result(await _run(lambda: job_view(service, service.cancel(_job_id(call), grace))))
 
 
 def tail_text(text: str, lines: int, max_bytes: int) -> tuple[str, bool]:
@@ -319,22 +320,38 @@ async def describe_action(call: ToolCall) -> dict[str, Any]:
     wire = next(t for t in rt.tools if t["name"] == tool)
     props = wire["inputSchema"]["properties"]
     spec = rt.specs[binding["schema"]]
+    roots = rt.document.get("data_roots", {})
+    parents = ", ".join(binding.get("parents", []))
     out: dict[str, Any] = {
         "action": action,
         "tool": tool,
         "description": wire["description"],
+        "required_args": wire["inputSchema"].get("required", []),
         "popular": {arg: {"key": key, **props[arg]} for arg, key in binding["popular"].items()},
-        "data_sources": {src: props[src]["description"] for src in binding["sources"]},
-        "parent": {k: props[k]["description"] for k in ("parent_job_id", "checkpoint_epoch", "resume_from_job_id")
-                   if k in props},
+        "data_sources": {src: {"description": props[src]["description"], "sets": binding["source_keys"][src]}
+                         for src in binding["sources"]},
+        "parent": {k: props[k].get("description", f"the parent's checkpoint of this {k.split('_')[1]}")
+                   for k in ("parent_job_id", "checkpoint_epoch", "checkpoint_step", "resume_from_job_id")
+                   if k in props} | ({"parents": parents, "sets": binding["parent_keys"]} if parents else {}),
         "required": binding.get("required", []),
+        "workspace": {"roots": [str(r) for r in rt.workspace.roots], "data_root_kinds": roots.get("kinds"),
+                      "gt_file": roots.get("gt_file"), "more": WORKSPACE_URI},
+        "spec_overrides_example": binding.get("example") or None,
         "resources": {
             "schema": f"ocrnet://schemas/{C.JSON_SCHEMA_DIR.removeprefix('schemas/')}/{binding['schema']}.json",
             "template": f"ocrnet://{binding['template']}",
         },
     }  # fmt: skip
-    if call.args.get("fields", True):
-        out["fields"] = {k: f"{_field_line(leaf)} - {leaf.get('description', '')}" for k, leaf in spec.leaves.items()}
+    if call.args.get("fields", True) or call.args.get("all_fields", False):
+        # The fields the action reads (its sections); all_fields lists the whole schema (every action's schema
+        # carries the shared sections, most of which this action ignores).
+        reads = None if call.args.get("all_fields", False) else tuple(binding.get("reads", ()))
+        out["fields"] = {
+            k: f"{_field_line(leaf)} - {leaf.get('description', '')}"
+            for k, leaf in spec.leaves.items()
+            if reads is None or k.split(".", 1)[0] in reads
+        }
+        out["fields_scope"] = "all" if reads is None else f"read by {action}: {', '.join(reads)}"
     if call.args.get("template", False):
         out["template_yaml"] = await _run((rt.skill_root / binding["template"]).read_text, "utf-8")
     if call.args.get("full_schema", False):

@@ -6,7 +6,9 @@
 - A bearer token is REQUIRED whenever the server binds beyond loopback; it is read from `$OCRNET_MCP_TOKEN`
   (never from the command line, where `ps` would show it) and checked in constant time. When the variable is
   set on loopback, it is required there too.
-- Request bodies over MAX_HTTP_BODY_BYTES get 413; sessions are capped and expire when idle.
+- Request bodies over MAX_HTTP_BODY_BYTES get 413. Sessions expire when idle, and at the cap the least
+  recently used idle one is ended instead of refusing the newcomer (`sessions.py`); both limits are
+  `--max-sessions` / `--session-idle-timeout` (or their environment variables), the SDK's defaults otherwise.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import logging
 import os
 import socket
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tao_ocrnet.errors import UserError
@@ -100,31 +103,65 @@ class BearerAuth:
         await self.app(scope, receive, send)  # fmt: skip
 
 
-def _security(host: str) -> TransportSecuritySettings | None:
-    """None on loopback (the SDK's own allow-list applies); otherwise an explicit allow-list."""
+@dataclass(frozen=True)
+class SessionLimits:
+    max_sessions: int = C.MAX_HTTP_SESSIONS
+    idle_seconds: float = C.HTTP_SESSION_IDLE_SECONDS
+
+
+def _number(text: str, option: str, env: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        value = kind(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < float("inf"):
+        raise UserError(f"{option} (or ${env}) {text!r}: expected a positive {kind.__name__}, e.g. {option} 100")
+    return value
+
+
+def session_limits(max_sessions: str | None, idle_seconds: str | None) -> SessionLimits:
+    """The session cap and idle timeout: the option, else its environment variable, else the SDK's default."""
+    cap = max_sessions or os.environ.get(C.MAX_SESSIONS_ENV, "").strip()
+    idle = idle_seconds or os.environ.get(C.SESSION_IDLE_ENV, "").strip()
+    limits = SessionLimits()
+    return SessionLimits(
+        int(_number(cap, "--max-sessions", C.MAX_SESSIONS_ENV, int)) if cap else limits.max_sessions,
+        float(_number(idle, "--session-idle-timeout", C.SESSION_IDLE_ENV, float)) if idle else limits.idle_seconds,
+    )
+
+
+def _security(host: str) -> TransportSecuritySettings:
+    """The Host/Origin allow-list: loopback names always, plus the bound host and the configured extras."""
     from mcp.server.transport_security import TransportSecuritySettings  # the SDK: see serve_http
 
-    if is_loopback(host) and host in ("127.0.0.1", "localhost", "::1"):
-        return None
-    names = ["127.0.0.1", "localhost", "[::1]"]
-    if host not in ("0.0.0.0", "::"):
-        names.append(f"[{host}]" if ":" in host else host)
-    else:
+    names = ["127.0.0.1", "localhost", "[::1]"]  # the SDK's own loopback list
+    if host in ("0.0.0.0", "::"):
         names.append(socket.gethostname())
+    elif host not in ("127.0.0.1", "localhost", "::1"):
+        names.append(f"[{host}]" if ":" in host else host)
     names += [n.strip() for n in os.environ.get(C.ALLOWED_HOSTS_ENV, "").split(",") if n.strip()]
     hosts = [h for n in names for h in (n, f"{n}:*")]
     origins = [o for n in names for o in (f"http://{n}", f"https://{n}", f"http://{n}:*", f"https://{n}:*")]
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
-def build_app(server: Server, host: str, token: str | None) -> Any:
-    app = server.streamable_http_app(
-        streamable_http_path=ENDPOINT,
-        host=host,
-        transport_security=_security(host),
+def build_app(server: Server, host: str, token: str | None, limits: SessionLimits) -> Any:
+    """The Starlette app of `Server.streamable_http_app`, with the evicting session manager in its place."""
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from tao_ocrnet.mcp.sessions import EvictingSessionManager
+
+    manager = EvictingSessionManager(
+        app=server,
+        security_settings=_security(host),
         max_request_body_size=C.MAX_HTTP_BODY_BYTES,
-        max_sessions=C.MAX_HTTP_SESSIONS,
-        session_idle_timeout=C.HTTP_SESSION_IDLE_SECONDS,
+        max_sessions=limits.max_sessions,
+        session_idle_timeout=limits.idle_seconds,
+    )
+    app = Starlette(
+        routes=[Route(ENDPOINT, endpoint=StreamableHTTPASGIApp(manager))], lifespan=lambda _app: manager.run()
     )
     return BearerAuth(app, token) if token else app
 
@@ -135,14 +172,14 @@ def check_http(bind: str) -> tuple[str, int, str | None]:
     return host, port, bearer_token(host)
 
 
-def serve_http(runtime: Runtime, host: str, port: int, token: str | None) -> None:
+def serve_http(runtime: Runtime, host: str, port: int, token: str | None, limits: SessionLimits) -> None:
     # uvicorn and the SDK load only to serve: every `ocrnet` command imports this module (via mcp/cli.py).
     import uvicorn
 
     from tao_ocrnet.mcp.server import build_server
 
     bind = f"{host}:{port}"
-    app = build_app(build_server(runtime), host, token)
+    app = build_app(build_server(runtime), host, token, limits)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

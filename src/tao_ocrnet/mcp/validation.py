@@ -68,6 +68,18 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
     return tails[near[0]] if near else None
 
 
+def _needs(prop: Mapping[str, Any]) -> str:
+    """What a missing argument takes (the tool schemas keep descriptions terse, so say it from the type)."""
+    if prop.get("pattern") == C.JOB_ID_PATTERN:
+        what = "a job id such as ocrnet-train-1a2b3c (see ocrnet_job_list)"
+        return f"{prop['description'].rstrip('.')}: {what}" if prop.get("description") else what
+    if prop.get("description"):
+        return str(prop["description"])
+    if "enum" in prop:
+        return "one of " + ", ".join(_show(v) for v in prop["enum"])
+    return f"give {_type_word(prop.get('type', 'a value'))}"
+
+
 def describe_error(err: ValidationError, prefix: str = "", spec_names: Mapping[str, str] | None = None) -> list[str]:
     """One line per problem of a jsonschema error: argument, problem, fix."""
     where = _where(err.absolute_path, prefix)
@@ -80,10 +92,7 @@ def describe_error(err: ValidationError, prefix: str = "", spec_names: Mapping[s
     if kind == "required":
         props = schema.get("properties", {})
         missing = [k for k in rule if isinstance(value, dict) and k not in value]
-        return [
-            f"`{_where([*err.absolute_path, k], prefix)}` is required: {props.get(k, {}).get('description', 'add it')}"
-            for k in missing
-        ]
+        return [f"`{_where([*err.absolute_path, k], prefix)}` is required: {_needs(props.get(k, {}))}" for k in missing]
     if kind == "additionalProperties":
         allowed = list(schema.get("properties", {}))
         lines = []

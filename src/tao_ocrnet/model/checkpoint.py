@@ -127,8 +127,10 @@ def read_model_file(path: str | os.PathLike[str], allow_pickle: bool = False, ma
         except Exception as exc:
             weights_only_error = exc
     if not _looks_pickled(path):
+        # torch's own text here is about weights_only, which would mislead: the file is no checkpoint at all.
         raise ModelFileError(
-            f"{path} is not a model file (not a PyTorch checkpoint): {_first_line(weights_only_error)}"
+            f"{path} is not a model file: neither a PyTorch checkpoint nor a pickle; give a .pth written by "
+            "a training run (or torch.save)"
         )
     if not isinstance(weights_only_error, pickle.UnpicklingError):
         raise ModelFileError(f"{path} is damaged or truncated: {_first_line(weights_only_error)}")

@@ -18,12 +18,23 @@ from tao_ocrnet.model.codec import make_codec
 from tao_ocrnet.model.ema import ModelEMA
 from tao_ocrnet.model.metrics import norm_ed_similarity
 from tao_ocrnet.model.ocrnet import OCRNet
+from tao_ocrnet.model.precision import in_memory_format
 
 
 class OCRNetLitModule(pl.LightningModule):
-    def __init__(self, model: OCRNet, arch: ModelArch, optim: dict[str, Any], use_ema: bool = False):
+    def __init__(
+        self,
+        model: OCRNet,
+        arch: ModelArch,
+        optim: dict[str, Any],
+        use_ema: bool = False,
+        channels_last: bool = False,
+    ):
         super().__init__()
-        self.model = model
+        # `train.channels_last`: convolution weights (the only 4-D tensors) and input batches in NHWC; the saved
+        # weights go back to the usual layout (`on_save_checkpoint`, `eval_model_copy`).
+        self.channels_last = channels_last
+        self.model = in_memory_format(model, True) if channels_last else model
         self.arch = arch
         self.optim_cfg = dict(optim)
         self.codec = make_codec(arch)
@@ -36,13 +47,17 @@ class OCRNetLitModule(pl.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)
 
+    def images_of(self, batch: tuple[torch.Tensor, list[str]]) -> torch.Tensor:
+        """The batch's images in the module's memory format."""
+        return batch[0].contiguous(memory_format=torch.channels_last) if self.channels_last else batch[0]
+
     def _loss(self, model: OCRNet, images: torch.Tensor, labels: list[str]) -> torch.Tensor:
         targets, lengths = self.codec.encode(labels, device=images.device)
         logits = model(images, targets, is_train=True) if self.arch.prediction == "Attn" else model(images)
         return self.codec.loss(logits, targets, lengths)
 
     def training_step(self, batch: tuple[torch.Tensor, list[str]], batch_idx: int) -> torch.Tensor:
-        images, labels = batch[0], batch[1]
+        images, labels = self.images_of(batch), batch[1]
         loss = self._loss(self.model, images, labels)
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True)
         return loss
@@ -60,7 +75,7 @@ class OCRNetLitModule(pl.LightningModule):
         self.samples = []
 
     def validation_step(self, batch: tuple[torch.Tensor, list[str]], batch_idx: int) -> None:
-        images, labels = batch[0], batch[1]
+        images, labels = self.images_of(batch), batch[1]
         model = self._eval_model()
         loss = self._loss(model, images, labels)
         texts, confidences = self.codec.predict(model(images))
@@ -71,9 +86,10 @@ class OCRNetLitModule(pl.LightningModule):
         self._val["loss"] += float(loss) * len(labels)
         if len(self.samples) < 5:
             self.samples.extend(zip(labels[:5], texts[:5], confidences[:5], strict=True))
-        self.log("val_loss", loss, on_epoch=True, batch_size=len(labels), sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
+        # Every metric is a sum over all ranks' samples divided by their count (each sample validated once: the
+        # DataModule's shards do not pad), so it equals a single-process evaluation of the same weights.
         stats = torch.tensor(
             [self._val["correct"], self._val["total"], self._val["norm_ed"], self._val["loss"]], device=self.device
         )
@@ -85,6 +101,7 @@ class OCRNetLitModule(pl.LightningModule):
         self.log("val_acc", float(stats[0]) / total, prog_bar=True, sync_dist=False)
         self.log("val_acc_1", float(stats[0]) / total, sync_dist=False)  # the reference's progress alias
         self.log("norm_ed", float(stats[2]) / total, sync_dist=False)
+        self.log("val_loss", float(stats[3]) / total, sync_dist=False)
         self._val_epoch = {
             "val_acc": float(stats[0]) / total,
             "val_loss": float(stats[3]) / total,
@@ -131,6 +148,9 @@ class OCRNetLitModule(pl.LightningModule):
         # Our training checkpoints rebuild without pickled classes (weights_only-safe).
         checkpoint["format"] = "tao-ocrnet/1"
         checkpoint["arch"] = self.arch.to_dict()
+        if self.channels_last:
+            checkpoint["state_dict"] = {k: v.contiguous() for k, v in checkpoint["state_dict"].items()}
 
     def eval_model_copy(self) -> OCRNet:
-        return copy.deepcopy(self._eval_model()).eval()
+        model = copy.deepcopy(self._eval_model()).eval()
+        return in_memory_format(model, False) if self.channels_last else model

@@ -26,8 +26,9 @@ from tao_ocrnet.skill.deploy_md import render_deploy_md
 from tao_ocrnet.skill.differences_md import DIFFERENCES_MD, render_differences_md
 from tao_ocrnet.skill.evals import evals_json
 from tao_ocrnet.skill.jobs_md import JOBS_MD, render_jobs_md
-from tao_ocrnet.skill.layout import REPO, Layout
+from tao_ocrnet.skill.layout import BANK, REPO, Layout
 from tao_ocrnet.skill.model_card import MODEL_CARD, render_model_card
+from tao_ocrnet.skill.prompts import PROMPTS_FILE, prompts_document
 from tao_ocrnet.skill.schema_manifest import manifest
 from tao_ocrnet.skill.skill_md import render_skill_md
 from tao_ocrnet.skill_root import skill_root
@@ -50,8 +51,11 @@ def _skill_md(layout: Layout) -> dict[str, str]:
 
 def _metadata(layout: Layout) -> dict[str, str]:
     comments = md.image_comments()
+    info = dump_yaml(md.skill_info(), header=(GENERATED_BY,), line_comments=comments)
     return {
-        layout.skill_info: dump_yaml(md.skill_info(), header=(GENERATED_BY,), line_comments=comments),
+        layout.skill_info: info,
+        # tao-automl's runner reads references/skill_info.yaml from any skill_dir: the repo root is one too.
+        BANK.skill_info: info,
         f"{REFERENCES}/{md.DEPLOY_NAME}.skill_info.yaml": dump_yaml(
             md.deploy_skill_info(), header=(GENERATED_BY,), line_comments=comments
         ),
@@ -95,6 +99,10 @@ def _differences(_: Layout) -> dict[str, str]:
     return {DIFFERENCES_MD: render_differences_md()}
 
 
+def _prompts(_: Layout) -> dict[str, str]:
+    return {PROMPTS_FILE: dump_json(prompts_document())}
+
+
 REGISTRY: tuple[Artifact, ...] = (
     Artifact("SKILL.md", _skill_md),
     Artifact("metadata", _metadata, owns=(REFERENCES,)),
@@ -107,6 +115,7 @@ REGISTRY: tuple[Artifact, ...] = (
     Artifact("shipped model card", _model_card, owns=(REFERENCES,)),
     Artifact("differences from the reference", _differences, owns=(REFERENCES,)),
     Artifact("MCP tools and guide", tool_files, owns=("schemas/mcp",)),
+    Artifact("MCP prompts", _prompts, owns=("schemas/mcp",)),
     Artifact("plugin manifests", plugin_files),
 )
 

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from tao_ocrnet.mcp import constants as C
-from tao_ocrnet.mcp.resources import JOB_VIEWS
+from tao_ocrnet.mcp.resources import BLOB_MAX_BYTES, JOB_VIEWS
 from tao_ocrnet.skill.manifests import MCP_CONFIG
 from tao_ocrnet.skill.text import render_text
 from tao_ocrnet.skill.tooldefs import ToolDef, tool_registry
@@ -30,4 +30,5 @@ def render_guide_md() -> str:
         arguments_kib=C.MAX_ARGUMENTS_BYTES >> 10,
         http_body_mib=C.MAX_HTTP_BODY_BYTES >> 20,
         log_kib=C.LOG_MAX_BYTES >> 10,
+        blob_mib=BLOB_MAX_BYTES >> 20,
     )

@@ -7,13 +7,16 @@
 - Codex and Cursor look for skills at `skills/<name>/SKILL.md` unless `skills` says otherwise; this plugin's
   skill is its root folder (SKILL.md beside the manifests), so both name it.
 The server command is the installed `ocrnet` CLI; tool paths are confined to the folder the host starts it
-in unless `--workspace DIR` is added to `args`.
+in unless `--workspace DIR` is added to `args`. `env` names the job home (`OCRNET_HOME`) so that every host,
+whatever environment it passes, finds the same jobs as the CLI's default; the value is a literal (hosts
+differ in which `${...}` forms they expand, the Inspector CLI expands none) and `~` is expanded by the server.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from tao_ocrnet.jobs import paths
 from tao_ocrnet.jobs import skill_info as md
 from tao_ocrnet.mcp.constants import SERVER_NAME, SERVER_TITLE
 
@@ -25,7 +28,8 @@ SHORT = "Train, evaluate, export and deploy NVIDIA TAO OCRNet (text recognition)
 
 
 def mcp_config() -> dict[str, Any]:
-    return {"mcpServers": {SERVER_NAME: {"command": "ocrnet", "args": ["mcp"]}}}
+    env = {paths.HOME_ENV: paths.DEFAULT_HOME}
+    return {"mcpServers": {SERVER_NAME: {"command": "ocrnet", "args": ["mcp"], "env": env}}}
 
 
 def _common() -> dict[str, Any]:

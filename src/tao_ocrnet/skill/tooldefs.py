@@ -14,7 +14,6 @@ imported on first call), e.g. the AutoML tools of issue 7.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import Any
 from tao_ocrnet.automl.router import QUICK_START
 from tao_ocrnet.automl.settings import STUDY_NAME_PATTERN, AutoMLSettings
 from tao_ocrnet.config.actions import ACTIONS, ALL_ACTIONS
-from tao_ocrnet.config.json_schema import DIALECT, json_schema
+from tao_ocrnet.config.json_schema import json_schema
 from tao_ocrnet.config.render import GENERATED_BY
 from tao_ocrnet.config.shorthand import shorthand_for
 from tao_ocrnet.config.tao_schema import popular_values
@@ -31,6 +30,7 @@ from tao_ocrnet.config.templates import DEPLOY_TEMPLATE, DEPLOY_TEMPLATE_NAME, t
 from tao_ocrnet.datasources.rules import SOURCE_FALLBACKS
 from tao_ocrnet.jobs import skill_info as md
 from tao_ocrnet.jobs.catalog import JobAction, job_actions
+from tao_ocrnet.jobs.platforms.base import PLATFORM_ENV, PLATFORMS
 from tao_ocrnet.jobs.record import STATES
 from tao_ocrnet.jobs.spec_params import ACCEPTED_PARENTS, key_kind
 from tao_ocrnet.mcp import constants as C
@@ -53,10 +53,11 @@ class ToolDef:
     annotations: dict[str, Any]
     handler: str  # "module:function", imported by the server on first call
     binding: dict[str, Any] = field(default_factory=dict)  # what the handler needs; never sent to clients
+    execution: dict[str, Any] | None = None  # MCP tasks (2025-11-25): {"taskSupport": "optional"} for job starters
 
     def wire(self) -> dict[str, Any]:
         """The tool as `tools/list` sends it (camelCase keys)."""
-        return {
+        out = {
             "name": self.name,
             "title": self.title,
             "description": self.description,
@@ -64,6 +65,9 @@ class ToolDef:
             "outputSchema": self.output_schema,
             "annotations": self.annotations,
         }
+        if self.execution is not None:
+            out["execution"] = self.execution
+        return out
 
 
 # --- shared schema pieces ----------------------------------------------------------------------
@@ -80,59 +84,44 @@ def _object(props: dict[str, Any], required: Iterable[str] = (), closed: bool = 
 
 
 def _input(props: dict[str, Any], required: Iterable[str] = ()) -> dict[str, Any]:
-    return {"$schema": DIALECT, **_object(props, required)}
+    # No `$schema`: MCP's default dialect is 2020-12 and the server compiles Draft202012Validator itself.
+    return _object(props, required)
+
+
+# The spec's defaults (readOnly false, destructive true, idempotent false, openWorld true) are left out.
+HINT_DEFAULTS = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": False, "openWorldHint": True}
 
 
 def _annotations(title: str, *, read_only: bool, destructive: bool, idempotent: bool, open_world: bool) -> dict:
-    out: dict[str, Any] = {"title": title, "readOnlyHint": read_only}
-    if not read_only:  # destructiveHint is meaningful only for tools that change something
-        out["destructiveHint"] = destructive
-    out["idempotentHint"] = idempotent
-    out["openWorldHint"] = open_world
-    return out
+    """The hints that differ from the spec's defaults (the tool's own `title` names it, so no copy here)."""
+    hints = {"readOnlyHint": read_only, "idempotentHint": idempotent, "openWorldHint": open_world}
+    if not read_only:  # destructiveHint and idempotentHint are meaningful only for tools that change something
+        hints["destructiveHint"] = destructive
+    else:
+        del hints["idempotentHint"]
+    return {k: v for k, v in hints.items() if v != HINT_DEFAULTS[k]}
 
 
-JOB_ID = {"type": "string", "pattern": C.JOB_ID_PATTERN, "description": "A job id (ocrnet-<action>-<6 hex>)."}
-_STR = {"type": "string"}
-_STR_LIST = {"type": "array", "items": {"type": "string"}}
-# anyOf, not a type list: portable to clients that map schemas onto single-`type` dialects (Inspector --strict).
-_NULLABLE_STR = {"anyOf": [{"type": "string"}, {"type": "null"}]}
-_NULLABLE_INT = {"anyOf": [{"type": "integer"}, {"type": "null"}]}
-_NULLABLE_OBJ = {"anyOf": [{"type": "object"}, {"type": "null"}]}
+JOB_ID = {"type": "string", "pattern": C.JOB_ID_PATTERN}
 
-JOB_VIEW = _object(
-    {
-        "id": _STR,
-        "action": _STR,
-        "state": {"enum": list(STATES)},
-        "message": _STR,
-        "submitted_at": _STR,
-        "updated_at": _STR,
-        "parent_job": _NULLABLE_STR,
-        "results_dir": _STR,
-        "exit_code": _NULLABLE_INT,
-        "kpis": {"type": "object"},
-        "progress": {"type": "object"},
-    },
-    ("id", "action", "state"),
-    closed=False,
-)
+
+def _result(*required: str) -> dict[str, Any]:
+    """An output schema: an open object with the keys every result has. tools/list stays small; each result's
+    text block carries the full JSON anyway."""
+    return {"type": "object", "required": list(required)}
+
+
+JOB_VIEW = _result("id", "action", "state")
 
 # Only the keys every submit result has are required; dry runs add spec_yaml, waits add kpis, train adds automl.
 # A call routed to AutoML returns `study` (and `job_id` only once the baseline trial is a job).
-SUBMIT_RESULT = _object(
-    {"job_id": _STR, "study": _STR, "action": _STR, "state": _STR, "dry_run": {"type": "boolean"}, "spec_yaml": _STR},
-    ("action", "state", "dry_run"),
-    closed=False,
-)
+SUBMIT_RESULT = _result("action", "state", "dry_run")
 
 # --- action tools ------------------------------------------------------------------------------
 
 PURPOSE = {
-    "dataset_convert": "Convert one split of raw word crops (images + gt file) to an LMDB: train_datasets "
-    "converts the train split, eval_dataset the eval split (one per call).",
-    "train": "Train OCRNet on LMDB or raw data; parent_job_id starts from a trained job's weights, "
-    "resume_from_job_id continues a stopped train job.",
+    "dataset_convert": "Convert one split of raw word crops (images + gt file) to an LMDB (one split per call).",
+    "train": "Train OCRNet on LMDB or raw data (parent_job_id: start from its weights).",
     "retrain": "Retrain a pruned model (parent_job_id: a COMPLETE prune job) to recover accuracy.",
     "evaluate": "Measure a trained model's accuracy on the eval split (KPI test_acc, percent).",
     "inference": "Read the text of every image in a folder with a trained model (inference_results.json).",
@@ -140,25 +129,25 @@ PURPOSE = {
     "prune": "Prune channels of a trained model; follow with ocrnet_retrain.",
     "quantize": "Post-training quantization of a trained model.",
     "gen_trt_engine": "Build a TensorRT engine from an export job's ONNX file (needs a GPU with TensorRT).",
-    "trt_evaluate": "Evaluate an exported ONNX file (ONNX Runtime) or a TensorRT engine on raw eval images "
-    "(KPI Accuracy, fraction).",
+    "trt_evaluate": "Evaluate an ONNX file (ONNX Runtime) or a TensorRT engine on raw eval images (KPI Accuracy).",
     "trt_inference": "Run an exported ONNX file or a TensorRT engine on a folder of images.",
 }
-NEXT = {
-    "dataset_convert": "pass job:<job_id> as train_datasets or eval_dataset of later calls",
-    "train": "ocrnet_evaluate, ocrnet_export or ocrnet_prune with parent_job_id",
-    "retrain": "ocrnet_evaluate or ocrnet_export with parent_job_id",
-    "evaluate": "ocrnet_job_results for the KPIs",
-    "inference": "ocrnet_job_results for the output files",
-    "export": "ocrnet_trt_evaluate or ocrnet_gen_trt_engine with parent_job_id",
-    "prune": "ocrnet_retrain with parent_job_id",
-    "quantize": "ocrnet_job_results for the quantized model",
-    "gen_trt_engine": "ocrnet_trt_evaluate or ocrnet_trt_inference with parent_job_id",
-    "trt_evaluate": "ocrnet_job_results for the KPIs",
-    "trt_inference": "ocrnet_job_results for the output files",
+NEXT = {  # "with parent_job_id" is implied: the instructions say how jobs chain
+    "dataset_convert": "job:<job_id> as train_datasets or eval_dataset",
+    "train": "ocrnet_evaluate, ocrnet_export or ocrnet_prune",
+    "retrain": "ocrnet_evaluate or ocrnet_export",
+    "evaluate": "ocrnet_job_results (KPIs)",
+    "inference": "ocrnet_job_results (predictions)",
+    "export": "ocrnet_trt_evaluate or ocrnet_gen_trt_engine",
+    "prune": "ocrnet_retrain",
+    "quantize": "ocrnet_job_results",
+    "gen_trt_engine": "ocrnet_trt_evaluate or ocrnet_trt_inference",
+    "trt_evaluate": "ocrnet_job_results (KPIs)",
+    "trt_inference": "ocrnet_job_results (predictions)",
 }
-URI_KINDS = "path, file://, s3://bucket/prefix or job:<dataset_convert id>"
-LOCAL_URI_KINDS = "path, file:// or s3://bucket/prefix"
+# Said once (server instructions, ocrnet://workspace), not in every tool's arguments.
+URI_KINDS = "a path, file://, s3://bucket/prefix or job:<dataset_convert job id>"
+GT_FORMAT = "one `relative/image/path<TAB>label` line per image (UTF-8)"
 
 
 def tool_name(action: str) -> str:
@@ -213,7 +202,8 @@ def _popular_args(action: str, schema: dict[str, Any]) -> tuple[dict[str, Any], 
             arg = dotted.replace(".", "_")
         leaf = copy.deepcopy(_leaf_schema(schema, dotted))
         leaf.pop("writeOnly", None)
-        leaf["description"] = f"`{dotted}`: {leaf.get('description', '')}".rstrip()
+        if arg != dotted.rsplit(".", 1)[-1] or not leaf.get("description"):  # the key is in the binding otherwise
+            leaf["description"] = f"{dotted}: {leaf.get('description', '')}".rstrip(": ")
         props[arg] = leaf
         keys[arg] = dotted
     return props, keys
@@ -231,17 +221,16 @@ def _sources(action: JobAction) -> dict[str, list[tuple[str, Any]]]:
 
 
 def _source_arg(source: str, pairs: list[tuple[str, Any]], given: list[str], convert: bool) -> dict[str, Any]:
+    """A data-root argument, described tersely (root kinds: the instructions; keys it sets: describe_action)."""
     files = ", ".join(dict.fromkeys(rule.path for _, rule in pairs))
-    keys = ", ".join(dict.fromkeys(key for key, _ in pairs))
-    kinds = LOCAL_URI_KINDS if convert else URI_KINDS
     fallback = [s for s in SOURCE_FALLBACKS[source] if s in given and s != source]
-    extra = f" Defaults to the {fallback[0]} root." if fallback else ""
+    extra = f" Default: the {fallback[0]} root." if fallback else ""
     if convert:  # dataset_convert: the root given picks the split
         split = "train" if source == "train_datasets" else "eval"
         extra = f" Converts the {split} split; give this or {'eval_dataset' if split == 'train' else 'train_datasets'}."
     if any(rule.image_folder for _, rule in pairs):
-        files += ", or a local folder that directly holds the images"
-    text = f"Root ({kinds}) with {files}; sets {keys}.{extra}"
+        files += ", or a folder of images"
+    text = f"Root with {files}.{extra}"
     if source == "train_datasets":
         many = any(rule.is_list for _, rule in pairs)
         out: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
@@ -250,7 +239,7 @@ def _source_arg(source: str, pairs: list[tuple[str, Any]], given: list[str], con
             out["maxItems"] = 1
         out["description"] = text.replace("Root", "Roots" if many else "One root")
         return out
-    return {"type": "string", "minLength": 1, "description": text}
+    return {"type": "string", "description": text}  # an empty root is refused by the workspace check
 
 
 def _parent_args(action: JobAction) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -264,87 +253,58 @@ def _parent_args(action: JobAction) -> tuple[dict[str, Any], dict[str, Any]]:
         for key, fn in readers.items():
             kind = "pretrained" if fn == "ptm_if_no_resume_model" else key_kind(key)
             accepted += [a for a in ACCEPTED_PARENTS[kind] if a not in accepted]
-        sets = ", ".join(sorted(readers))
-        props["parent_job_id"] = {
-            **JOB_ID,
-            "description": f"A COMPLETE {' or '.join(accepted)} job whose model sets {sets}.",
-        }
+        props["parent_job_id"] = {**JOB_ID, "description": f"A COMPLETE {' or '.join(accepted)} job."}
         info["parents"] = accepted
         if any(a in ("train", "retrain") for a in accepted) and any(
             fn in ("parent_model", "ptm_if_no_resume_model") for fn in readers.values()
         ):
-            for name, what in (("checkpoint_epoch", "epoch"), ("checkpoint_step", "step")):
-                props[name] = {
-                    "type": "integer",
-                    "minimum": 0,
-                    "description": f"Train parent: use its checkpoint of this {what}, not best_accuracy.pth.",
-                }
+            for name in ("checkpoint_epoch", "checkpoint_step"):
+                props[name] = {"type": "integer", "minimum": 0}  # the parent's checkpoint of that epoch / step
     if "resume_model" in action.params.values():
-        props["resume_from_job_id"] = {
-            **JOB_ID,
-            "description": f"A stopped, failed or finished {action.name} job to continue from its latest "
-            "readable checkpoint (a new job).",
-        }
+        props["resume_from_job_id"] = {**JOB_ID, "description": f"A {action.name} job to continue (as a new job)."}
     return props, info
 
 
-def _example(action: str, schema: dict[str, Any], skip: Iterable[str]) -> str:
-    """A spec_overrides example: a plain (non-path, non-popular) field of the action's own section."""
+def _example(action: str, schema: dict[str, Any], skip: Iterable[str], reads: list[str]) -> dict[str, Any]:
+    """A spec_overrides example: a plain (non-path, non-popular) field the action reads, of its own section
+    first; {} when it reads none (dataset_convert: only paths)."""
     section = ALL_ACTIONS[action].section or ""
-    leaves = schema_leaves(schema)
     template = template_dict(action)  # the deploy template keeps only the keys TensorRT uses
-    for key, leaf in leaves.items():
-        name = key.rsplit(".", 1)[-1]
-        plain = leaf.get("type") in ("integer", "number", "string") and not PATH_LEAF.search(name)
+    plain: list[tuple[str, Any]] = []
+    for key, leaf in schema_leaves(schema).items():
+        kind_ok = leaf.get("type") in ("integer", "number", "string") and not PATH_LEAF.search(key.rsplit(".")[-1])
         used = get_dotted(template, key, MISSING_KEY) is not MISSING_KEY
-        if key.startswith(f"{section}.") and plain and used and key not in skip and not leaf.get("writeOnly"):
-            return json.dumps({key: leaf["default"]})
-    return json.dumps({"model.input_width": leaves["model.input_width"]["default"]})
+        if kind_ok and used and key not in skip and not leaf.get("writeOnly") and key.split(".")[0] in reads:
+            plain.append((key, leaf["default"]))
+    own = [pair for pair in plain if pair[0].startswith(f"{section}.")]
+    return dict((own or plain)[:1])
 
 
-def _control_args(action: str, schema_file: str, example: str) -> dict[str, Any]:
+def platform_arg() -> dict[str, Any]:
+    """`platform`: where the job (or each AutoML trial) runs; the names follow `PLATFORMS`."""
+    return {"enum": list(PLATFORMS)}  # the default ($OCRNET_PLATFORM, else local) is in the instructions
+
+
+def _control_args(action: str) -> dict[str, Any]:
+    """The arguments every action tool shares; what they mean is said once, in the server instructions."""
     props: dict[str, Any] = {
-        "key_env": {
-            "type": "string",
-            "pattern": C.ENV_NAME_PATTERN,
-            "description": "NAME of the server env variable holding encryption_key (never the value).",
-        },
-        "spec_overrides": {
-            "type": "object",
-            "maxProperties": C.MAX_OVERRIDES,
-            "propertyNames": {"pattern": C.DOTTED_KEY_PATTERN, "maxLength": 200},
-            "description": f"Any other field of the {action} spec as dotted keys, e.g. {example}; checked "
-            f"against ocrnet://schemas/{schema_file} (see ocrnet_describe_action). Paths must lie in the workspace.",
-        },
-        "dry_run": {
-            "type": "boolean",
-            "default": False,
-            "description": "Resolve and validate the spec and return it as spec_yaml; start nothing.",
-        },
-        "wait_seconds": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": C.WAIT_MAX_SECONDS,
-            "default": 0,
-            "description": "Wait up to this long for the job to end, with progress notifications; 0 returns "
-            "the job id at once.",
-        },
+        "key_env": {"type": "string", "pattern": C.ENV_NAME_PATTERN},
+        # Keys are checked against the action's spec (with did-you-mean) by the server; ocrnet_describe_action
+        # gives the fields and an example, the instructions say what it is.
+        "spec_overrides": {"type": "object", "maxProperties": C.MAX_OVERRIDES},
+        "dry_run": {"type": "boolean"},
+        "wait_seconds": {"type": "integer", "minimum": 0, "maximum": C.WAIT_MAX_SECONDS},
+        "platform": platform_arg(),
     }
     if ALL_ACTIONS[action].automl:
-        props["dry_run"]["description"] += " For an AutoML study: its review (study name, trials, budget)."
-        props["wait_seconds"]["description"] += (
-            " For an AutoML study: waits on its trials (the baseline first) and returns the study's state."
-        )
         props["automl_policy"] = {
             "enum": ["on", "off", "auto"],
-            "description": 'AutoML for this run only (auto = on). Omitted: taken from `request`, else on. "off" '
-            "trains once directly (one job); on starts a study of several training trials.",
+            "description": 'Default on (a study of several trials); "off" trains once. Omitted: read from `request`.',
         }
         props["request"] = {
             "type": "string",
             "maxLength": C.MAX_REQUEST_CHARS,
-            "description": "The user's request in their words (e.g. 'just train it, no HPO'); decides "
-            "automl_policy when it is not given.",
+            "description": "The user's words (e.g. 'one run, no HPO'); decides automl_policy when not given.",
         }
         props["automl_settings"] = automl_settings_arg()
     return props
@@ -365,14 +325,15 @@ def automl_settings_arg() -> dict[str, Any]:
         branches = [b for b in leaf.pop("anyOf", []) if b.get("type") != "null"]
         leaf.update(branches[0] if branches else {})
         leaf.pop("title", None)
-        if leaf.get("default", 0) is None:
-            leaf.pop("default")
+        leaf.pop("description", None)  # the AutoML reference documents each setting; the type and bounds stay
+        if leaf.get("maximum", 0) >= 100_000:  # "any size": AutoMLSettings still checks it when the study starts
+            leaf.pop("maximum")
+        if leaf.get("default", 0) is None or name != "algorithm":  # defaults: the AutoML reference
+            leaf.pop("default", None)
         props[name] = leaf
     return {
         **_object(props),
-        "description": "The study's budget when the run goes to AutoML (else ignored), e.g. max_recommendations 3 "
-        "and max_epochs 1; max_epochs defaults to the spec's train.num_epochs. Poll the returned `study` with "
-        "ocrnet_automl_status.",
+        "description": "The study's budget (AutoML route only), e.g. max_recommendations 3, max_epochs 1.",
     }
 
 
@@ -381,9 +342,38 @@ def _path_keys(schema: dict[str, Any]) -> list[str]:
     return sorted(k for k, leaf in leaves.items() if PATH_LEAF.search(k.rsplit(".", 1)[-1]) and "string" in str(leaf))
 
 
+def required_args(action: JobAction, sources: dict[str, list[tuple[str, Any]]]) -> list[str]:
+    """The arguments a call cannot do without: a data root that sets a required spec key (unless it falls back
+    to a root that is itself required), and parent_job_id where the parent's file (a pruned graph, ONNX file or
+    engine) has no shipped-model stand-in. dataset_convert takes either split's root, so neither is required."""
+    if action.splits:
+        return []
+    need = set(ALL_ACTIONS[action.name].required)
+    setting = {src for src, pairs in sources.items() if any(key in need for key, _ in pairs)}
+    out = [src for src in sources if src in setting and not any(f in setting for f in SOURCE_FALLBACKS[src])]
+    parent_fns = [fn for fn in action.params.values() if fn in ("parent_model", "pruned_model")]
+    if parent_fns and (ALL_ACTIONS[action.name].deploy or "pruned_model" in parent_fns):
+        out.append("parent_job_id")
+    return out
+
+
+def read_sections(action: JobAction) -> list[str]:
+    """The spec sections (and top-level keys) an action reads: its own section, the sections its data sources,
+    spec_params and required keys set, the network (`model`) where it loads or trains a PyTorch model, and
+    `wandb` where it trains. `ocrnet_describe_action` lists these fields unless all are asked for."""
+    info = ALL_ACTIONS[action.name]
+    keys = [*action.params, *info.required, *(k for pairs in _sources(action).values() for k, _ in pairs)]
+    out = dict.fromkeys([info.section or "", *(key.split(".", 1)[0] for key in keys)])
+    loads_model = any(fn in ("parent_model", "pruned_model", "ptm_if_no_resume_model") for fn in action.params.values())
+    if loads_model and not info.deploy:
+        out["model"] = None
+    if info.automl:
+        out["wandb"] = None
+    return sorted(k for k in out if k)
+
+
 def action_tool(action: JobAction) -> ToolDef:
     name = action.name
-    schema_file = f"json-schema/{schema_name(name)}.json"
     schema = json_schema(name)
     popular, popular_keys = _popular_args(name, schema)
     sources = _sources(action)
@@ -396,27 +386,26 @@ def action_tool(action: JobAction) -> ToolDef:
     if clash:
         raise ValueError(f"{name}: popular fields {sorted(clash)} clash with job arguments")
     props.update(popular)
-    props.update(_control_args(name, schema_file, _example(name, schema, popular_keys.values())))
+    props.update(_control_args(name))
     title = f"OCRNet {name.replace('_', ' ')}"
-    description = (
-        f"{PURPOSE[name]} Starts a detached job and returns its job_id (wait_seconds waits); dry_run returns the "
-        f"resolved spec. Next: {NEXT[name]}; ocrnet_job_status / ocrnet_job_logs meanwhile."
-    )
+    description = f"{PURPOSE[name]} Next: {NEXT[name]}."
     if ALL_ACTIONS[name].automl:
         description += (
-            f" By default this starts an AutoML study (up to {QUICK_START['max_recommendations']} training trials, "
-            "the baseline first; poll its `study` with ocrnet_automl_status), not one job: pass automl_policy "
-            '"off" to train once directly.'
+            f" By default this starts an AutoML study of up to {QUICK_START['max_recommendations']} trials (poll its "
+            '`study` with ocrnet_automl_status), not one job; automl_policy "off" trains once.'
         )
     binding = {
         "action": name,
         "schema": schema_name(name),
         "popular": popular_keys,
         "sources": given,
+        "source_keys": {src: list(dict.fromkeys(key for key, _ in pairs)) for src, pairs in sources.items()},
         "split_sources": convert,
+        "reads": read_sections(action),
         **parent_info,
         "path_keys": _path_keys(schema),
         "aliases": dict(shorthand_for(ALL_ACTIONS[name].deploy)),
+        "example": _example(name, schema, popular_keys.values(), read_sections(action)),
         "automl": ALL_ACTIONS[name].automl,
         "required": list(ALL_ACTIONS[name].required),
         "template": template_path(name) if name in ACTIONS else DEPLOY_TEMPLATE,
@@ -425,9 +414,10 @@ def action_tool(action: JobAction) -> ToolDef:
         name=tool_name(name),
         title=title,
         description=description,
-        input_schema=_input(props),
+        input_schema=_input(props, required_args(action, sources)),
         output_schema=SUBMIT_RESULT,
         annotations=_annotations(title, read_only=False, destructive=False, idempotent=False, open_world=bool(sources)),
+        execution={"taskSupport": "optional"},
         handler=f"{HANDLERS}:call_action",
         binding=binding,
     )
@@ -446,40 +436,16 @@ def _read_only(title: str) -> dict[str, Any]:
 
 def job_tools() -> list[ToolDef]:
     job_arg = {"job_id": JOB_ID}
-    logs = _object(
-        {
-            "job_id": _STR,
-            "text": _STR,
-            "lines": {"type": "integer"},
-            "bytes": {"type": "integer"},
-            "truncated": {"type": "boolean"},
-            "state": _STR,
-        },
-        ("job_id", "text", "truncated"),
-        closed=False,
-    )
-    listing = _object(
-        {"jobs": {"type": "array", "items": JOB_VIEW}, "next_cursor": _NULLABLE_STR, "total": {"type": "integer"}},
-        ("jobs", "next_cursor", "total"),
-        closed=False,
-    )
-    results = copy.deepcopy(JOB_VIEW)
-    results["properties"].update(
-        {
-            "task_dir": _STR,
-            "outputs": {"type": "object"},
-            "files": {"type": "array", "items": {"type": "object"}},
-        }
-    )
-    results["required"] = ["id", "action", "state", "task_dir", "outputs", "files", "kpis"]
+    logs = _result("job_id", "text", "truncated")
+    listing = _result("jobs", "next_cursor", "total")
+    results = _result("id", "action", "state", "task_dir", "outputs", "files", "kpis")
     h = HANDLERS
     return [
         ToolDef(
             "ocrnet_job_status",
             "OCRNet job status",
-            "A job's state (PENDING, RUNNING, COMPLETE, ERROR, CANCELED), last message, live KPIs and epoch "
-            "progress, reconciled with its process. Poll it after a start tool; when COMPLETE use "
-            "ocrnet_job_results.",
+            "A job's state, message, live KPIs and epoch progress; a failed job's `cause` (last error lines); "
+            "`next` says what to do.",
             _input(job_arg, ["job_id"]),
             JOB_VIEW,
             _read_only("OCRNet job status"),
@@ -488,8 +454,7 @@ def job_tools() -> list[ToolDef]:
         ToolDef(
             "ocrnet_job_logs",
             "OCRNet job log",
-            "The last lines of a job's log (secrets masked), at most max_bytes. Use it to see progress or why a "
-            "job failed.",
+            "The last lines of a job's log (secrets masked), at most max_bytes.",
             _input(
                 {
                     **job_arg,
@@ -515,8 +480,8 @@ def job_tools() -> list[ToolDef]:
         ToolDef(
             "ocrnet_job_cancel",
             "Cancel an OCRNet job",
-            "Stop a running job (SIGTERM to its process group, SIGKILL after grace_seconds) and record CANCELED. "
-            "A finished job is left as it is. Returns the job's status.",
+            "Stop a running job (SIGTERM, SIGKILL after grace_seconds); a finished job is left as it is. "
+            "Returns its status.",
             _input(
                 {
                     **job_arg,
@@ -552,8 +517,7 @@ def job_tools() -> list[ToolDef]:
         ToolDef(
             "ocrnet_job_results",
             "OCRNet job results",
-            "A job's KPIs, its output files (checkpoints, ONNX, engines, results JSON) with paths and whether they "
-            "exist, and the files of its results folder. Use the job id as parent_job_id of the next action.",
+            "A job's KPIs and files, each with a resources/read `uri`. The job id is the next action's parent_job_id.",
             _input(job_arg, ["job_id"]),
             results,
             _read_only("OCRNet job results"),
@@ -567,35 +531,18 @@ def automl_tools() -> list[ToolDef]:
         "study": {
             "type": "string",
             "pattern": STUDY_NAME_PATTERN,
-            "description": "The study name (`study` in the ocrnet_train result).",
+            "description": "`study` of the ocrnet_train result.",
         }
     }
-    brief = {"history": {"type": "boolean", "default": False, "description": "Include every trial's record."}}
-    out = _object(
-        {
-            "study": _STR,
-            "state": {"enum": ["NOT_STARTED", "RUNNING", "COMPLETE", "CANCELING", "CANCELED", "ERROR", "STOPPED"]},
-            "reason": _STR,
-            "workspace": _NULLABLE_STR,
-            "progress": {"type": "object"},
-            "best": _NULLABLE_OBJ,
-            "baseline": _NULLABLE_OBJ,
-            "history": {"type": "array", "items": {"type": "object"}},
-            "running": {"type": "array", "items": {"type": "object"}},
-            "files": {"type": "object"},
-        },
-        ("study", "state", "progress"),
-        closed=False,
-    )
+    brief = {"history": {"type": "boolean", "default": False}}  # every trial's record
+    out = _result("study", "state", "progress")
     route = "tao_ocrnet.mcp.automl_route"
     return [
         ToolDef(
             "ocrnet_automl_status",
             "OCRNet AutoML study status",
-            "An AutoML study's state (RUNNING, COMPLETE, CANCELING, CANCELED, ERROR, STOPPED; NOT_STARTED for a study "
-            "a dry run only reviewed), progress, the best "
-            "trial (val_acc, job id, checkpoint), the baseline comparison, running trials, ETA and report files "
-            "(summary, best_rec.json, plot). Poll it after ocrnet_train started a study.",
+            "An AutoML study's state (NOT_STARTED after a dry run), progress, best trial (val_acc, job id, "
+            "checkpoint), baseline, running trials, ETA and report files.",
             _input({**study_arg, **brief}, ["study"]),
             out,
             _read_only("OCRNet AutoML study status"),
@@ -604,8 +551,8 @@ def automl_tools() -> list[ToolDef]:
         ToolDef(
             "ocrnet_automl_cancel",
             "Cancel an OCRNet AutoML study",
-            "Stop an AutoML study: its workers cancel their running trial jobs and exit; finished trials and the "
-            "reports are kept. Returns the study's status.",
+            "Stop an AutoML study (its running trial jobs are canceled; finished trials and reports are kept). "
+            "Returns its status.",
             _input(
                 {
                     **study_arg,
@@ -623,36 +570,20 @@ def automl_tools() -> list[ToolDef]:
 
 
 def discovery_tools() -> list[ToolDef]:
-    out = _object(
-        {
-            "action": _STR,
-            "tool": _STR,
-            "description": _STR,
-            "popular": {"type": "object"},
-            "data_sources": {"type": "object"},
-            "parent": {"type": "object"},
-            "required": _STR_LIST,
-            "fields": {"type": "object"},
-            "template_yaml": _STR,
-            "schema": {"type": "object"},
-            "resources": {"type": "object"},
-        },
-        ("action", "tool", "popular", "data_sources", "required"),
-        closed=False,
-    )
+    out = _result("action", "tool", "popular", "data_sources", "required")
     return [
         ToolDef(
             "ocrnet_describe_action",
             "Describe an OCRNet action",
-            "What an action needs before you call its tool: popular parameters, data-source roots, parent jobs, "
-            "required keys, every spec field (dotted key: type, default, bounds) for spec_overrides, the spec "
-            "template, and the full JSON Schema on request.",
+            "An action's required arguments, data roots, parents, workspace roots, gt format, and the spec fields "
+            "it reads for spec_overrides (all_fields: every one).",
             _input(
                 {
                     "action": {"enum": list(job_actions())},
-                    "fields": {"type": "boolean", "default": True, "description": "List every spec field."},
-                    "template": {"type": "boolean", "default": False, "description": "Include the YAML template."},
-                    "full_schema": {"type": "boolean", "default": False, "description": "Include the JSON Schema."},
+                    "fields": {"type": "boolean", "default": True},
+                    "all_fields": {"type": "boolean", "default": False},
+                    "template": {"type": "boolean", "default": False},
+                    "full_schema": {"type": "boolean", "default": False},
                 },
                 ["action"],
             ),
@@ -679,13 +610,30 @@ INSTRUCTIONS = (
     "Run NVIDIA TAO OCRNet (text recognition on cropped word images) as detached jobs. Typical chain: "
     "ocrnet_dataset_convert once per split -> ocrnet_train (train_datasets/eval_dataset = job:<convert job id>) "
     "-> ocrnet_evaluate / ocrnet_export (parent_job_id) -> ocrnet_trt_evaluate or ocrnet_gen_trt_engine. "
-    "Start tools return a job_id at once; poll ocrnet_job_status, read ocrnet_job_logs, then ocrnet_job_results. "
+    "Start tools return a job_id at once; poll ocrnet_job_status, read ocrnet_job_logs, then ocrnet_job_results "
+    "(its files carry ocrnet://jobs/<id>/files/<path> URIs for resources/read). "
+    f"Every start tool takes: data roots ({URI_KINDS}; a gt file has {GT_FORMAT}), spec_overrides (dotted spec "
+    "keys), dry_run (validate and return spec_yaml, start nothing), wait_seconds (wait for the end with progress), "
+    "key_env (the NAME of the server variable holding encryption_key, never the value), platform (where it runs; "
+    f"default ${PLATFORM_ENV}, else local). "
     'ocrnet_train and ocrnet_retrain start an AutoML study by default (automl_policy "off" trains once '
     "directly); then they return a `study`: poll ocrnet_automl_status until COMPLETE (the best "
     "checkpoint is in `best`), stop it with ocrnet_automl_cancel. "
     "Use dry_run to check a spec first and ocrnet_describe_action to find spec fields for spec_overrides. "
-    "Paths must lie inside the server's workspace roots. Errors name the argument and the fix: correct and retry."
+    "Paths must lie inside the server's workspace roots (resource ocrnet://workspace lists them). Errors name the "
+    "argument and the fix: correct and retry."
 )
+
+
+def data_roots() -> dict[str, Any]:
+    """What a data root may be and the files each kind of root holds (served as part of ocrnet://workspace)."""
+    files: dict[str, list[str]] = {}
+    for action in job_actions().values():
+        for source, pairs in _sources(action).items():
+            for _, rule in pairs:
+                if rule.path not in files.setdefault(source, []):
+                    files[source].append(rule.path)
+    return {"kinds": URI_KINDS, "gt_file": GT_FORMAT, "files": files}
 
 
 def tools_document() -> dict[str, Any]:
@@ -700,6 +648,7 @@ def tools_document() -> dict[str, Any]:
             "automl_enabled": md.skill_info()["automl_enabled"],
         },
         "instructions": INSTRUCTIONS,
+        "data_roots": data_roots(),
         "tools": [t.wire() for t in tools],
         "bindings": {t.name: {"handler": t.handler, **t.binding} for t in tools},
     }

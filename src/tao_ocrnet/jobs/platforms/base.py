@@ -19,18 +19,56 @@ from tao_ocrnet.jobs.record import CANCELED, COMPLETE, ERR_PROGRAM, ERROR
 
 PLATFORM_ENV = "OCRNET_PLATFORM"
 DEFAULT_PLATFORM = "local"
-PLATFORMS: dict[str, str] = {"local": "tao_ocrnet.jobs.platforms.local:LocalPlatform"}
+PLATFORMS: dict[str, str] = {
+    "local": "tao_ocrnet.jobs.platforms.local:LocalPlatform",
+    "slurm": "tao_ocrnet.jobs.platforms.slurm:SlurmPlatform",
+}
+
+
+@dataclass(frozen=True)
+class ComputeShape:
+    """The allocation a job needs, from its spec: what a cluster scheduler (Slurm, Kubernetes) reserves.
+
+    One task per device, as Lightning requires under a scheduler (tasks per node == devices per node,
+    nodes == `num_nodes`): a GPU job runs one task per GPU; a CPU job one task per CPU process.
+    """
+
+    nodes: int = 1
+    tasks_per_node: int = 1
+    gpus_per_node: int = 0
+    cpus_per_task: int = 1
+
+    @property
+    def tasks(self) -> int:
+        return self.nodes * self.tasks_per_node
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], section: str | None, gpu: bool = False) -> ComputeShape:
+        """Training (`section` train) reads `train.num_nodes`, `train.num_gpus` and, with no GPU,
+        `train.num_cpu_processes`; other actions run one task on one node, with a GPU when their section's
+        `num_gpus` asks for one or `gpu` says they need one (TensorRT). Each task gets a CPU for itself and one
+        per data-loader worker (`dataset.workers`)."""
+        own = spec.get(section) if section else None
+        own = own if isinstance(own, dict) else {}
+        dataset = spec.get("dataset")
+        cpus = 1 + max(0, int((dataset.get("workers") if isinstance(dataset, dict) else 0) or 0))
+        if section == "train":
+            gpus = int(own.get("num_gpus") or 0)
+            tasks = gpus or int(own.get("num_cpu_processes") or 1)  # CPU training: one task per CPU process
+            return cls(int(own.get("num_nodes") or 1), tasks, gpus, cpus)
+        return cls(1, 1, 1 if gpu or int(own.get("num_gpus") or 0) > 0 else 0, cpus)
 
 
 @dataclass(frozen=True)
 class Launch:
-    """Everything a platform needs to start one job: run `python runner job_dir`."""
+    """Everything a platform needs to start one job: run `python runner job_dir` in the allocation `shape`."""
 
     job_id: str
     job_dir: Path
     runner: Path
     log_path: Path
     python: str
+    shape: ComputeShape = ComputeShape()
 
 
 @dataclass(frozen=True)
@@ -51,6 +89,9 @@ class LogChunk:
 
 
 class Platform(Protocol):
+    """A platform may also define `check() -> None`: submit calls it before anything is recorded (a cluster
+    platform's settings and client commands), so a bad setting is one error and leaves no job behind."""
+
     name: str
 
     def submit(self, launch: Launch) -> dict[str, Any]:
