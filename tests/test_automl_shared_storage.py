@@ -61,10 +61,14 @@ def test_two_workers_on_postgresql_complete_a_study_as_jobs_of_the_platform(auto
     assert started["review"]["platform"] == "local"
     status = wait_study("pg-pair", storage=pg_database, timeout=TIMEOUT)
     history = status["history"]
-    seen = json.dumps([{k: r.get(k) for k in ("status", "worker", "job_id", "failure_reason")} for r in history])
+    seen = json.dumps(
+        [{k: r.get(k) for k in ("status", "worker", "job_id", "failure_reason", "specs")} for r in history]
+    )
     assert status["state"] == "COMPLETE", seen
     assert [r["status"] for r in history] == ["success", "success"], seen
     assert {r["worker"]["index"] for r in history} == {0, 1}, seen  # both workers ran a trial
+    assert len({r["job_id"] for r in history}) == 2, seen
+    assert len({json.dumps(r["specs"], sort_keys=True) for r in history}) == 2, seen  # no configuration twice
     records = [JobService().get(r["job_id"]) for r in history]
     assert {rec["platform"] for rec in records} == {"local"}  # every trial was a job of the study's platform
     ws = Path(status["workspace"])

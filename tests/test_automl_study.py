@@ -7,22 +7,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from automl_fixtures import TINY, assert_tiny_study_outputs, automl, automl_env, automl_json  # noqa: F401
-from tao_ocrnet.automl.plan import StudyRequest
-from tao_ocrnet.automl.runner import start_study, study_status, wait_study
-from tao_ocrnet.datasources.resolver import DataRoots
+from tao_ocrnet.automl.runner import study_status
 from tao_ocrnet.jobs.record import state_of
 from tao_ocrnet.jobs.service import JobService
 
 from guards import wait_for
 from jobs_fixtures import synth_root  # noqa: F401
-from tiny_config import TINY_TRAIN
 
 pytestmark = pytest.mark.slow
 TIMEOUT = "900"  # seconds; trials take ~10 s each on an idle 2-core machine, several times that when it is busy
@@ -100,30 +95,3 @@ def test_killed_worker_is_recovered_and_resume_keeps_finished_trials(capsys, aut
     assert "its worker (pid" in by_id[1]["failure_reason"]
     assert state_of(JobService().get(orphan)) in ("CANCELED", "COMPLETE")
     assert len(JobService().list(action="train")) == 3  # baseline, the interrupted trial, its retry
-
-
-def test_two_workers_share_one_sqlite_storage(automl_env, synth_root, tmp_path):  # noqa: F811
-    url = f"sqlite:///{tmp_path / 'shared' / 'study.db'}"
-    (tmp_path / "shared").mkdir()
-    settings = {"algorithm": "asha", "max_recommendations": 4, "max_epochs": 1, "seed": 2, "storage": url,
-                "study_name": "pair"}  # fmt: skip
-    request = StudyRequest(roots=DataRoots(train_datasets=(str(synth_root),)), overrides=TINY_TRAIN)
-    start_study(settings, request)
-    second = subprocess.Popen(
-        [sys.executable, "-m", "tao_ocrnet", "automl", "worker", "--study", "pair", "--storage", url, "--index", "9"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        status = wait_study("pair", timeout=float(TIMEOUT))
-        assert second.wait(timeout=120) == 0, second.stdout.read()
-    finally:
-        if second.poll() is None:
-            second.kill()
-    history = status["history"]
-    seen = json.dumps([{k: r.get(k) for k in ("status", "worker", "job_id", "specs")} for r in history])
-    assert status["state"] == "COMPLETE", status
-    assert len(history) == 4 and all(r["status"] in ("success", "pruned") for r in history), seen
-    assert {r["worker"]["index"] for r in history} == {0, 9}, seen  # both workers ran trials
-    assert len({r["job_id"] for r in history}) == 4, seen
-    assert len({json.dumps(r["specs"], sort_keys=True) for r in history}) == 4, seen  # no configuration twice
-    assert status["storage"] == url and Path(url.removeprefix("sqlite:///")).is_file()

@@ -200,7 +200,8 @@ async def test_a_failed_job_says_why_and_what_to_do(mcp_env: McpEnv):
         assert any("bad.pth" in line or "checkpoint" in line.lower() for line in view["cause"]), view["cause"]
         assert "cause" in view["next"] and "COMPLETE" not in view["next"]
         status = _json((await client.read_resource(f"ocrnet://jobs/{job['job_id']}/status")).contents[0].text)
-        assert len(status["cause"]) == len(view["cause"]) and status["next"] == view["next"]
+        # The same cause (the runner may have logged one more line since) and the same advice.
+        assert status["cause"][0] == view["cause"][0] and status["next"] == view["next"]
 
 
 @pytest.mark.slow
