@@ -93,7 +93,9 @@ up() {
         --log-file="$MUNGE_DIR/munged.log" --seed-file="$MUNGE_DIR/munged.seed" \
         || die "munged did not start; see $MUNGE_DIR/munged.log"
     # The clients (sbatch, srun) and the daemons reach munged through the socket named in slurm.conf.
-    slurmctld -f "$CONF" || die "slurmctld did not start; see $DIR/log/slurmctld.log"
+    # -c: a fresh start forgets the jobs of a previous run, whose processes died with its daemons; kept, they
+    # would hold the node (ALLOCATED) and the new cluster would take no job.
+    slurmctld -c -f "$CONF" || die "slurmctld did not start; see $DIR/log/slurmctld.log"
     slurmd -f "$CONF" || die "slurmd did not start; see $DIR/log/slurmd.log"
     local deadline=$((SECONDS + UP_TIMEOUT))
     until works; do
