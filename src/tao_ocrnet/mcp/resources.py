@@ -29,6 +29,7 @@ from tao_ocrnet.jobs.ids import check_job_id
 from tao_ocrnet.jobs.record import COMPLETE, ERROR, PENDING, RUNNING
 from tao_ocrnet.jobs.service import JobService
 from tao_ocrnet.mcp import constants as C
+from tao_ocrnet.mcp.errors import mcp_result
 from tao_ocrnet.mcp.workspace import Workspace
 
 # (folder under the skill root, glob, URI prefix). Every file found is one resource.
@@ -117,9 +118,9 @@ def read_job(service: JobService, job_id: str, view: str) -> str:
         chunk = service.platform_for(record).logs(record, offset=-C.LOG_MAX_BYTES)
         return "\n".join(redact(line)[0] for line in chunk.text.split("\n"))
     if view == "status":
-        return json.dumps(job_view(service, record), indent=1, default=str)
+        return json.dumps(mcp_result(job_view(service, record)), indent=1, default=str)  # tool words, as the tools
     if view == "results":
-        return json.dumps(service.results(job_id), indent=1, default=str)
+        return json.dumps(mcp_result(service.results(job_id)), indent=1, default=str)
     spec_path = Path(record["job_dir"]) / "spec.yaml"
     return spec_path.read_text(encoding="utf-8") if spec_path.is_file() else ""
 
