@@ -109,6 +109,20 @@ class Platform(Protocol):
         ...
 
 
+def read_log(path: Path, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
+    """Bytes of a job's log file from `offset` (negative: that many before the end); every platform whose jobs
+    write their log into the job folder reads it this way."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            start = max(0, size + offset) if offset < 0 else min(offset, size)
+            fh.seek(start)
+            data = fh.read(max_bytes)
+    except FileNotFoundError:
+        return LogChunk("", 0, 0)
+    return LogChunk(data.decode("utf-8", errors="replace"), start + len(data), size)
+
+
 def get_platform(name: str | None = None) -> Platform:
     chosen = name or os.environ.get(PLATFORM_ENV, "").strip() or DEFAULT_PLATFORM
     try:

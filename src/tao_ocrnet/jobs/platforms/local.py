@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tao_ocrnet.jobs.platforms import procs
-from tao_ocrnet.jobs.platforms.base import Launch, LogChunk, Observation, exit_observation
+from tao_ocrnet.jobs.platforms.base import Launch, LogChunk, Observation, exit_observation, read_log
 from tao_ocrnet.jobs.queue import QUEUE_ENV, JobQueue, job_limit, queue_dir, read_admitted, started_message
 from tao_ocrnet.jobs.record import CANCELED, ERR_INFRA, ERROR, PENDING, RUNNING, UNKNOWN
 from tao_ocrnet.jobs.runstate import LOG_NAME, cancel_requested, read_exit, request_cancel
@@ -109,16 +109,7 @@ class LocalPlatform:
         )
 
     def logs(self, record: dict[str, Any], offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
-        path = _job_dir(record) / LOG_NAME
-        try:
-            with open(path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                start = max(0, size + offset) if offset < 0 else min(offset, size)
-                fh.seek(start)
-                data = fh.read(max_bytes)
-        except FileNotFoundError:
-            return LogChunk("", 0, 0)
-        return LogChunk(data.decode("utf-8", errors="replace"), start + len(data), size)
+        return read_log(_job_dir(record) / LOG_NAME, offset, max_bytes)
 
     def cancel(self, record: dict[str, Any], grace: float) -> Observation:
         job_dir = _job_dir(record)

@@ -39,8 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from tao_ocrnet.errors import UserError
-from tao_ocrnet.jobs.platforms.base import ComputeShape, Launch, LogChunk, Observation, exit_observation
-from tao_ocrnet.jobs.platforms.local import LocalPlatform
+from tao_ocrnet.jobs.platforms.base import ComputeShape, Launch, LogChunk, Observation, exit_observation, read_log
 from tao_ocrnet.jobs.platforms.slurm_settings import SlurmSettings, load_settings
 from tao_ocrnet.jobs.queue import QUEUE_ENV
 from tao_ocrnet.jobs.record import (
@@ -226,8 +225,8 @@ class SlurmPlatform:
         return Observation(ERROR, f"the runner ended without an exit record: {why}", err_class=err_class)
 
     def logs(self, record: dict[str, Any], offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
-        # Slurm writes the job's output into the job folder's job.log (shared file system): the local reader.
-        return LocalPlatform().logs(record, offset, max_bytes)
+        # Slurm writes the job's output into the job folder's job.log (shared file system).
+        return read_log(Path(record["job_dir"]) / LOG_NAME, offset, max_bytes)
 
     def cancel(self, record: dict[str, Any], grace: float) -> Observation:
         job_dir = Path(record["job_dir"])
