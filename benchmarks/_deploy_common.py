@@ -86,7 +86,7 @@ def run_train(tree: dict[str, Any], spec_path: Path) -> Path:
 def test_batches(test_dir: Path, arch: Any, batch: int = 64) -> list[tuple[Any, list[str]]]:
     """The synthetic test set, preprocessed for `arch`, as (images, labels) batches (kept in memory)."""
     from tao_ocrnet.config.spec import ExperimentSpec
-    from tao_ocrnet.data.datamodule import build_eval_loader
+    from tao_ocrnet.data.loaders import build_eval_loader
 
     sizes = {k: getattr(arch, k) for k in ("input_channel", "input_height", "input_width")}
     spec = ExperimentSpec.model_validate(

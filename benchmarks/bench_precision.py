@@ -47,7 +47,7 @@ def load_batches(root: Path, args: argparse.Namespace) -> tuple[list, list, tupl
     """Pre-collated train and test batches (the evaluation transform for both: no augmentation to vary)."""
     from tao_ocrnet.config.spec import ExperimentSpec
     from tao_ocrnet.data.charset import load_charset
-    from tao_ocrnet.data.datamodule import build_eval_loader
+    from tao_ocrnet.data.loaders import build_eval_loader
 
     data = root / "data"
     C.synth(data, args.num_train, args.num_test, seed=5, fonts_split=True)

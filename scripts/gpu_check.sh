@@ -24,15 +24,33 @@ DEPS="torch:torch pytorch_lightning:pytorch-lightning onnx:onnx onnxruntime:onnx
 yaml:PyYAML jsonschema:jsonschema jinja2:Jinja2 lmdb:lmdb PIL:pillow numpy:numpy tqdm:tqdm boto3:boto3 scipy:scipy
 pytest:pytest"
 
-missing() {  # the distributions whose import fails, one per line
+# One Python start (importing torch and Lightning takes seconds) checks the dependencies and, when they are all
+# there, that the package imports from src/, then describes torch and the GPUs.
+# Exit 0: all good; 4: the distributions whose import fails, one per line; 5: the package does not import.
+preflight() {
     "$PY" - $DEPS <<'EOF'
-import importlib, sys
+import importlib, importlib.util, sys
+lacking = []
 for pair in sys.argv[1:]:
     module, dist = pair.split(":")
     try:
         importlib.import_module(module)
     except Exception:
-        print(dist)
+        lacking.append(dist)
+if lacking:
+    print("\n".join(lacking))
+    sys.exit(4)
+print("dependencies: all present", flush=True)
+try:
+    import tao_ocrnet.actions.export, tao_ocrnet.actions.train, tao_ocrnet.cli  # noqa: F401
+except Exception as exc:
+    print(f"gpu_check: the package does not import from src/: {type(exc).__name__}: {exc}")
+    sys.exit(5)
+import torch
+cuda = torch.cuda.is_available()
+gpus = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())) if cuda else "none"
+trt = "yes" if importlib.util.find_spec("tensorrt") else "no"
+print(f"torch {torch.__version__} (CUDA {torch.version.cuda}); GPUs: {gpus}; tensorrt: {trt}")
 EOF
 }
 
@@ -41,33 +59,24 @@ if ! command -v "$PY" >/dev/null; then
     echo "gpu_check: $PY not found; set PYTHON to the Python that has PyTorch"
     exit 3
 fi
-lacking=$(missing)
-if [ -n "$lacking" ] && [ -d "$WHEELS" ]; then
-    echo "installing from $WHEELS: $(echo $lacking)"
+checked=$(preflight)
+rc=$?
+if [ "$rc" -eq 4 ] && [ -d "$WHEELS" ]; then
+    echo "installing from $WHEELS: $(echo $checked)"
     # shellcheck disable=SC2086  # one distribution per word
-    "$PY" -m pip install --quiet --no-index --find-links "$WHEELS" $lacking || echo "pip install from $WHEELS failed"
-    lacking=$(missing)
+    "$PY" -m pip install --quiet --no-index --find-links "$WHEELS" $checked || echo "pip install from $WHEELS failed"
+    checked=$(preflight)
+    rc=$?
 fi
-if [ -n "$lacking" ]; then
-    echo "dependencies: missing $(echo $lacking)"
+if [ "$rc" -eq 4 ]; then
+    echo "dependencies: missing $(echo $checked)"
     echo "gpu_check: cannot run the gpu tests; carry wheels (see the top of this script) into $WHEELS/ or pip install them"
     exit 3
 fi
-echo "dependencies: all present"
+echo "$checked"
+[ "$rc" -ne 0 ] && exit 3
 report=$(mktemp -d)
 trap 'rm -rf "$report"' EXIT
-if ! "$PY" -c "import tao_ocrnet.cli, tao_ocrnet.actions.train, tao_ocrnet.actions.export" 2>"$report/import.txt"; then
-    echo "gpu_check: the package does not import from src/: $(tail -1 "$report/import.txt")"
-    exit 3
-fi
-"$PY" - <<'EOF'
-import importlib.util
-import torch
-cuda = torch.cuda.is_available()
-gpus = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())) if cuda else "none"
-trt = "yes" if importlib.util.find_spec("tensorrt") else "no"
-print(f"torch {torch.__version__} (CUDA {torch.version.cuda}); GPUs: {gpus}; tensorrt: {trt}")
-EOF
 
 started=$(date +%s)
 # --noconftest: tests/conftest.py pulls in fixtures whose packages (MCP SDK, moto, ...) a GPU machine need not have.

@@ -80,6 +80,36 @@ def test_no_import_circle():
     assert _cycles({"a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]}) == [["a", "b", "c"]]  # the check itself works
 
 
+def test_actions_that_never_train_start_without_lightning():
+    """Evaluate, inference, deploy and export jobs start without importing PyTorch Lightning (seconds each)."""
+    graph = grimp.build_graph("tao_ocrnet", include_external_packages=True)
+    for action in ("evaluate", "inference", "deploy", "export"):
+        chain = graph.find_shortest_chain(importer=f"tao_ocrnet.actions.{action}", imported="pytorch_lightning")
+        assert chain is None, " -> ".join(chain or ())
+    assert graph.find_shortest_chain(importer="tao_ocrnet.actions.train", imported="pytorch_lightning")  # it works
+
+
+def test_dataset_convert_runs_without_torch(tmp_path):
+    """A dataset_convert job reads images and writes an LMDB: importing torch would add seconds to each one."""
+    from data_fixtures import make_raw_set
+
+    raw = make_raw_set(tmp_path / "raw", ["abc", "def"])
+    spec = tmp_path / "spec.yaml"  # JSON is YAML
+    section = {"input_img_dir": str(raw.img_dir), "gt_file": str(raw.gt_file), "results_dir": str(tmp_path / "lmdb")}
+    spec.write_text(json.dumps({"dataset_convert": section}))
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from tao_ocrnet.cli import main
+        code = main(["dataset_convert", "-e", {str(spec)!r}])
+        print(json.dumps({{"code": code, "torch": "torch" in sys.modules}}))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"code": 0, "torch": False}, proc.stderr
+    assert (tmp_path / "lmdb" / "data.mdb").is_file()
+
+
 def test_job_submit_path_loads_no_torch(jobs_env, synth_root):  # noqa: F811
     script = textwrap.dedent(
         f"""

@@ -239,11 +239,12 @@ def test_existing_study_name_without_resume(capsys, automl_env, synth_root, tmp_
 
 def test_dry_run_reviews_and_creates_nothing(capsys, automl_env, synth_root):  # noqa: F811
     code, out, err = automl(capsys, "run", "--train-dataset", str(synth_root), "--study", "rev", "--seed", "5",
-                            "--max-recommendations", "6", "--max-epochs", "2", "--dry-run",
-                            "train.checkpoint_interval=5", *TINY)  # fmt: skip
+                            "--max-recommendations", "6", "--max-epochs", "2", "--delete-intermediate-ckpt",
+                            "--dry-run", "train.checkpoint_interval=5", *TINY)  # fmt: skip
     assert code == 0, err
     review = json.loads(out)
     assert review["study"] == "rev" and review["seed"] == 5 and review["metric"] == "val_acc"
+    assert review["delete_intermediate_ckpt"] is True
     assert review["budget"]["max_epochs"] == 2 and review["budget"]["epochs_upper_bound"] == 12
     assert review["fixed_overrides"]["train.checkpoint_interval"] == 2  # clamped to the trial's epochs
     assert any("clamped from 5 to 2" in a for a in review["adjustments"])

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from tao_ocrnet.data.charset import load_charset
-from tao_ocrnet.data.datamodule import OCRDataModule, build_eval_loader, build_folder_loader
+from tao_ocrnet.data.datamodule import OCRDataModule
+from tao_ocrnet.data.loaders import build_eval_loader, build_folder_loader
 from tao_ocrnet.errors import DataError
 
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""AutoML over MCP only (issue 7): `ocrnet_train` routed to a tiny study (3 trials of 1 epoch, 48 synthetic
-crops), polled with `ocrnet_automl_status` to COMPLETE; then a second study stopped with `ocrnet_automl_cancel`.
+"""AutoML over MCP (issue 7): `ocrnet_train` routed to a tiny study (3 trials of 1 epoch, 48 synthetic crops),
+polled with `ocrnet_automl_status` to COMPLETE and then read through the CLI (`ocrnet automl status|list`: one
+study proves both front ends); then a second study stopped with `ocrnet_automl_cancel`.
 
 The server runs in-process with the SDK's own client; its study workers and trial jobs are real processes.
 """
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from automl_fixtures import assert_tiny_study_outputs, stop_leftovers
+from automl_fixtures import assert_tiny_study_outputs, automl_json, stop_leftovers
 
 from mcp_fixtures import TINY, McpEnv, call, call_error, in_process_server
 
@@ -54,7 +55,7 @@ def _train_args(env: McpEnv, **extra: Any) -> dict[str, Any]:
     return {"train_datasets": [str(env.data)], "num_gpus": 0, "num_epochs": 1, "spec_overrides": TINY, **extra}
 
 
-async def test_tiny_study_end_to_end_through_ocrnet_train(study_env: McpEnv):
+async def test_tiny_study_end_to_end_through_ocrnet_train(study_env: McpEnv, capsys: pytest.CaptureFixture[str]):
     budget = {"max_recommendations": 3, "max_epochs": 1, "seed": 11, "delete_intermediate_ckpt": True,
               "study_name": "tiny"}  # fmt: skip
     async with Client(in_process_server(study_env), mode="auto") as client:
@@ -103,6 +104,17 @@ async def test_tiny_study_end_to_end_through_ocrnet_train(study_env: McpEnv):
     assert summary["best"]["job_id"] == best["job_id"] and summary["progress"]["completed"] == 3
 
     assert_tiny_study_outputs(ws, best, history)
+    assert len((ws / "trials.csv").read_text().strip().splitlines()) == 4
+    review = json.loads((ws / "review.json").read_text())
+    assert review["first_batch"][0]["baseline"] and review["seed"] == 11
+    overhead = [json.loads(line)["overhead_s"] for line in (ws / "timings.jsonl").read_text().splitlines()]
+    assert len(overhead) == 3 and all(o is not None for o in overhead)
+
+    # the same study through the CLI
+    again = automl_json(capsys, "status", "tiny")
+    assert again["state"] == "COMPLETE" and again["best"]["job_id"] == best["job_id"] and "history" not in again
+    listed = automl_json(capsys, "list")
+    assert [s["study"] for s in listed] == ["tiny"] and listed[0]["completed"] == 3
 
 
 async def test_a_study_started_over_mcp_is_canceled_with_its_running_trial(study_env: McpEnv):

@@ -72,6 +72,9 @@ async def start_jobs(env: McpEnv) -> tuple[str, str, str]:
 
 
 async def test_full_chain_across_two_servers(mcp_env: McpEnv):
+    # Evaluate, inference and export run side by side, not queued one at a time as on 2 cores by default: the queue
+    # has its own tests (test_jobs_queue.py), and each job start imports torch for seconds.
+    mcp_env.env["OCRNET_MAX_JOBS"] = "3"
     _, convert_eval, train_id = await start_jobs(mcp_env)
 
     # Server A is gone; the job runs on in its own process group.

@@ -19,8 +19,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import torch
-
 from tao_ocrnet.actions.ranks import started_as_rank_zero
 from tao_ocrnet.config.actions import action_info
 from tao_ocrnet.config.loader import load_spec
@@ -203,15 +201,19 @@ def cli_main(action: str, body: Callable[[RunContext], dict[str, Any]]) -> Calla
 
 def _use_thread_share() -> None:
     """torch's threads from OMP_NUM_THREADS: a job's share of the cores, set by the job runner from how many jobs
-    its platform runs at once (`jobs/queue.py`); explicit, whatever was imported before."""
+    its platform runs at once (`jobs/queue.py`); explicit, whatever was imported before. The actions that compute
+    with torch imported it with their module; dataset_convert never does (importing it costs seconds per job)."""
+    torch = sys.modules.get("torch")
     text = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if text.isdigit() and int(text) > 0:
+    if torch is not None and text.isdigit() and int(text) > 0:
         torch.set_num_threads(int(text))
         log.info("torch threads: %d (OMP_NUM_THREADS)", torch.get_num_threads())
 
 
 def select_device(num_gpus: int, gpu_ids: list[int], key: str) -> str:
     """'cuda:N' or 'cpu'. More than one GPU without CUDA is a clear error rather than a hang."""
+    import torch  # the actions that choose a device import it anyway; this module stays light for dataset_convert
+
     if num_gpus > 0 and torch.cuda.is_available():
         index = gpu_ids[0] if gpu_ids else 0
         if index >= torch.cuda.device_count():

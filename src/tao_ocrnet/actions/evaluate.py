@@ -9,7 +9,7 @@ from typing import Any
 from tao_ocrnet.actions.common import RunContext, cli_main
 from tao_ocrnet.actions.recognize import log_skipped, open_section_model, recognize
 from tao_ocrnet.actions.reporting import write_evaluation
-from tao_ocrnet.data.datamodule import build_eval_loader
+from tao_ocrnet.data.loaders import build_eval_loader
 from tao_ocrnet.model.codec import make_codec
 from tao_ocrnet.model.metrics import Score
 from tao_ocrnet.runtime.predictor import ONNX, PYTORCH

@@ -14,7 +14,7 @@ from tao_ocrnet.actions.reporting import write_inference
 from tao_ocrnet.atomic import write_text_atomic
 from tao_ocrnet.config.fields import is_unset
 from tao_ocrnet.config.shipped import DEFAULT_MODEL
-from tao_ocrnet.data.datamodule import build_folder_loader
+from tao_ocrnet.data.loaders import build_folder_loader
 from tao_ocrnet.model.codec import make_codec
 from tao_ocrnet.model.metrics import Prediction
 from tao_ocrnet.runtime.predictor import ONNX, PYTORCH

@@ -17,13 +17,16 @@ import os
 import stat
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
 
 from tao_ocrnet.config.formats import IMAGE_EXTENSIONS
 from tao_ocrnet.errors import DataError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -175,6 +178,8 @@ def preprocess(
     img: Image.Image, input_channel: int, height: int, width: int, keep_aspect_ratio: bool = False
 ) -> torch.Tensor:
     """PIL image -> float32 tensor [C, H, W] in [-1, 1] (C = 3 for RGB, else 1)."""
+    import torch  # here, not atop the module: dataset_convert reads images and never needs torch (seconds per job)
+
     mode = image_mode(input_channel)
     if img.mode != mode:
         img = img.convert(mode)
