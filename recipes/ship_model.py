@@ -1,14 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """Package a model trained by recipes/pretrain_cpu.sh as the shipped `ocrnet_cpu_small`.
 
-    python recipes/ship_model.py OUT [--checkpoint PATH]
+    python recipes/ship_model.py OUT [--checkpoint PATH] [--external DIR ...]
 
-Takes the newest checkpoint of the recipe's last training phase (OUT/results_more/train, else
-OUT/results/train; not the best by validation: the recipe validates on its test split, so picking by
-it would flatter the reported accuracy), writes the
-weights-only model file into the package (src/tao_ocrnet/assets/), evaluates that file with
-`ocrnet evaluate` on the recipe's test split (fonts and words disjoint from training), and records the
-facts the model card is generated from (`ocrnet skill generate` renders references/pretrained_model_card.md).
+Takes the newest checkpoint of the recipe's last training phase (OUT/results_world/train, else
+OUT/results_more/train, else OUT/results/train; not the best by validation: the recipe validates on its test
+split, so picking by it would flatter the reported accuracy), writes the weights-only model file into the
+package (src/tao_ocrnet/assets/), evaluates that file with `ocrnet evaluate` on the last phase's test split
+(fonts, words and photographs disjoint from training) and on each external evaluation set (`--external`:
+folders written by recipes/external_sets.py, never trained on), and records the facts the model card is
+generated from (`ocrnet skill generate` renders references/pretrained_model_card.md). When phase 3 started
+from the previous shipped model (START_WORLD), phases 1-2 are carried over from the previous facts file.
 """
 
 from __future__ import annotations
@@ -75,6 +77,31 @@ def data_facts(out: Path, seed: int) -> dict[str, Any]:
     }
 
 
+def world_data_facts(out: Path, seed: int, train_designs: list[str]) -> dict[str, Any]:
+    """Phase 3's data: the generator of every style, its own split (fonts, words and photographs)."""
+    from tao_ocrnet.data.synth.fonts import design_group, font_family
+    from tao_ocrnet.data.synth.generate import generate_dataset
+
+    counts = {s: _count_crops(out / "data_world" / s / "gt_new.txt") for s in ("train", "test")}
+    with tempfile.TemporaryDirectory() as tmp:  # the split, recomputed (it depends on the seed and held designs)
+        summary = generate_dataset(tmp, 1, 0, seed=seed, fonts_split=True, train_designs=train_designs)
+    return {
+        "generator": "ocrnet synth (tao_ocrnet.data.synth.generate)",
+        "seed": seed,
+        "fonts_split": True,
+        "train_designs_held": train_designs,
+        "num_train": counts["train"],
+        "num_more": 0,
+        "num_test": counts["test"],
+        "train_fonts": len(summary.train_fonts),
+        "test_fonts": len(summary.test_fonts),
+        "train_designs": len({design_group(f) for f in summary.train_fonts}),
+        "test_font_families": sorted({font_family(f) for f in summary.test_fonts}),
+        "train_backgrounds": len(summary.train_backgrounds),
+        "test_backgrounds": len(summary.test_backgrounds),
+    }
+
+
 def phase_facts(train_dir: Path, source: Path, num_crops: int) -> dict[str, Any]:
     """What one `ocrnet train` run of the recipe did, up to checkpoint `source`."""
     import torch
@@ -100,66 +127,100 @@ def phase_facts(train_dir: Path, source: Path, num_crops: int) -> dict[str, Any]
     }
 
 
-def evaluate(model_file: Path, out: Path) -> dict[str, Any]:
+def evaluate(model_file: Path, test: Path, gt_file: Path | None, charlist: Path, results: Path) -> dict[str, Any]:
+    """`ocrnet evaluate` of the model file on an LMDB (gt_file None) or an image folder with its gt file."""
     from tao_ocrnet.actions.common import run_action
     from tao_ocrnet.actions.evaluate import evaluate as evaluate_action
 
+    section: dict[str, Any] = {"checkpoint": str(model_file), "test_dataset_dir": str(test), "batch_size": 64}
+    if gt_file is not None:
+        section["test_dataset_gt_file"] = str(gt_file)
     spec = {
-        "results_dir": str(out / "ship"),
-        "dataset": {"character_list_file": str(out / "data" / "character_list"), "workers": 1},
-        "evaluate": {"checkpoint": str(model_file), "test_dataset_dir": str(out / "lmdb_test"), "batch_size": 64},
+        "results_dir": str(results),
+        "dataset": {"character_list_file": str(charlist), "workers": 1},
+        "evaluate": section,
     }
-    path = out / "ship_evaluate.yaml"
+    path = results.with_suffix(".yaml")
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
-    return run_action("evaluate", evaluate_action, str(path))
+    kpi = run_action("evaluate", evaluate_action, str(path))
+    return {
+        "accuracy": round(float(kpi["accuracy"]), 4),
+        "norm_ed": round(float(kpi["norm_ed"]), 4),
+        "num_samples": int(kpi.get("num_samples", 0)),
+        "by_label_length": by_label_length(results / "evaluate" / "metrics.json"),
+    }
 
 
-LENGTHS = ((1, 5), (6, 8), (9, 11), (12, 25))  # label length buckets of the per-length accuracy
+def by_label_length(metrics_json: Path) -> list[dict[str, Any]]:
+    """`ocrnet evaluate`'s accuracy by label length (metrics.json `by_length`), as the model card's rows."""
+    buckets = json.loads(metrics_json.read_text(encoding="utf-8"))["by_length"]
+    return [
+        {"lengths": name, "samples": b["num_samples"], "accuracy": round(b["accuracy"], 4)}
+        for name, b in buckets.items()
+        if b["num_samples"]
+    ]
 
 
-def accuracy_by_length(predictions_csv: Path) -> list[dict[str, Any]]:
-    """Word accuracy per label-length bucket (a 100-pixel-wide input squeezes long labels the most)."""
-    import csv
+def external_facts(model_file: Path, folder: Path, charlist: Path, out: Path) -> dict[str, Any]:
+    """The model on one external set, with what made the set (its manifest)."""
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    result = evaluate(model_file, folder, folder / "gt_new.txt", charlist, out / f"ship_external_{folder.name}")
+    keep = ("generator", "version", "seed", "settings", "font_families")
+    return {"name": folder.name, **{k: manifest[k] for k in keep if k in manifest}, **result}
 
-    rows = list(csv.DictReader(predictions_csv.open(encoding="utf-8")))
-    out = []
-    for lo, hi in LENGTHS:
-        picked = [r for r in rows if lo <= len(r["label"]) <= hi]
-        if picked:
-            correct = sum(int(r["correct"]) for r in picked)
-            out.append({"lengths": f"{lo}-{hi}", "samples": len(picked), "accuracy": round(correct / len(picked), 4)})
-    return out
+
+PHASES = ("results", "results_more", "results_world")
+SEEN_DESIGNS = ["c059", "cantarell", "carlito", "dejavu", "liberation", "p052", "urw", "z003"]  # as the recipe
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("out", type=Path, help="the folder recipes/pretrain_cpu.sh trained in")
     p.add_argument("--checkpoint", type=Path, help="a training checkpoint (default: the newest of the last phase)")
+    p.add_argument("--external", type=Path, nargs="*", default=[], help="external evaluation sets (folders)")
     args = p.parse_args(argv)
     from tao_ocrnet.actions.train import latest_checkpoint
     from tao_ocrnet.model.checkpoint import load_model_file, save_model_file
 
     out = args.out.resolve()
-    data = data_facts(out, DATA_SEED)
-    dirs = [d for d in (out / "results" / "train", out / "results_more" / "train") if latest_checkpoint(d)]
+    previous = json.loads((ASSETS / f"{NAME}.json").read_text(encoding="utf-8"))
+    dirs = [out / name / "train" for name in PHASES if latest_checkpoint(out / name / "train")]
     if not dirs:
         print(f"no training checkpoint in {out}/results*/train", file=sys.stderr)
         return 2
+    world = dirs[-1].parent.name == "results_world"
     source = args.checkpoint or latest_checkpoint(dirs[-1])
-    crops = (data["num_train"], data["num_train"] + data["num_more"])
+    carried: list[dict[str, Any]] = []
+    if world:
+        data = world_data_facts(out, DATA_SEED, SEEN_DESIGNS)
+        earlier = [d for d in dirs if d.parent.name != "results_world"]
+        if not earlier:  # phase 3 started from the previous release: its phases are that release's facts
+            carried = [{**ph, "ran_for": "the previous release"} for ph in previous["training"]["phases"]]
+            data["earlier"] = previous["data"]
+        crops = [_count_crops(out / "data" / "train" / "gt_new.txt") if d.parent.name == "results" else 0
+                 for d in earlier] + [data["num_train"]]  # fmt: skip
+    else:
+        data = data_facts(out, DATA_SEED)
+        crops = [data["num_train"], data["num_train"] + data["num_more"]][: len(dirs)]
     phases = [phase_facts(d, source if d == dirs[-1] else latest_checkpoint(d), crops[i]) for i, d in enumerate(dirs)]
     for ph in phases:  # name the phase a fine-tune started from rather than a machine-specific path
         for i, d in enumerate(dirs):
             if Path(ph["start"]).resolve().parent == d.resolve():
-                ph["start"] = f"phase {i + 1}'s last checkpoint"
+                ph["start"] = f"phase {len(carried) + i + 1}'s last checkpoint"
+        if ph["start"] == NAME:
+            ph["start"] = f"the previous {NAME} (phases {', '.join(str(i + 1) for i in range(len(carried)))})"
+    phases = carried + phases
     model, arch, _ = load_model_file(source)
     target = ASSETS / f"{NAME}.pth"
     save_model_file(target, model, arch)
     if target.stat().st_size > SIZE_LIMIT:
         print(f"{target} is larger than 20 MiB", file=sys.stderr)
         return 1
-    spec = yaml.safe_load((dirs[0] / "experiment.yaml").read_text(encoding="utf-8"))
-    result = evaluate(target, out)
+    spec = yaml.safe_load((dirs[-1] / "experiment.yaml").read_text(encoding="utf-8"))
+    data_dir = out / ("data_world" if world else "data")
+    charlist = data_dir / "character_list"
+    test = evaluate(target, out / ("lmdb_world_test" if world else "lmdb_test"), None, charlist, out / "ship")
+    external = [external_facts(target, folder.resolve(), charlist, out) for folder in args.external]
     facts = {
         "name": NAME,
         "file": target.name,
@@ -170,28 +231,25 @@ def main(argv: list[str] | None = None) -> int:
         "charset": "".join(arch.charset),
         "recipe": {
             "spec": "recipes/pretrain_cpu.yaml",
-            "command": "nohup nice -n 19 bash recipes/pretrain_cpu.sh ~/ocrnet-pretrain > pretrain.log 2>&1 &",
+            "command": ("START_WORLD=ocrnet_cpu_small " if carried else "")
+            + "nohup nice -n 19 bash recipes/pretrain_cpu.sh ~/ocrnet-pretrain > pretrain.log 2>&1 &",
             "batch_size": spec["dataset"]["batch_size"],
             "augmentation": spec["dataset"]["augmentation"],
         },
         "data": data,
         "training": {
-            "checkpoint": f"{phases[-1]['results']}/train/{source.name}",
+            "checkpoint": f"{dirs[-1].parent.name}/train/{source.name}",
             "steps": sum(ph["steps"] for ph in phases),
             "samples_seen": sum(ph["samples_seen"] for ph in phases),
             "wall_time_hours": round(sum(ph["wall_time_hours"] for ph in phases), 2),
             "machine": "2 CPU cores (no GPU), shared with other work during the run",
             "phases": phases,
         },
-        "test": {
-            "accuracy": round(float(result["accuracy"]), 4),
-            "norm_ed": round(float(result["norm_ed"]), 4),
-            "num_samples": int(result.get("num_samples", 0)),
-            "by_label_length": accuracy_by_length(out / "ship" / "evaluate" / "predictions.csv"),
-        },
+        "test": test,
+        "external": external,
     }
     (ASSETS / f"{NAME}.json").write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(facts["test"]), f"-> {target}")
+    print(json.dumps({"test": test["accuracy"], **{e["name"]: e["accuracy"] for e in external}}), f"-> {target}")
     return 0
 
 

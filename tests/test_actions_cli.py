@@ -48,6 +48,8 @@ def test_evaluate_writes_results_and_predictions(trained_workspace):
     rows = list(csv.DictReader((out / "predictions.csv").open()))
     assert len(rows) == 24 and set(rows[0]) == {"path", "label", "prediction", "confidence", "correct"}
     assert sum(int(r["correct"]) for r in rows) / 24 == results["Accuracy"]
+    by_length = json.loads((out / "metrics.json").read_text())["by_length"]
+    assert sum(b["num_samples"] for b in by_length.values()) == 24  # every labelled crop in one length bucket
     test_acc = [k["test_acc"] for k in kpis(out / "status.json") if "test_acc" in k]
     assert test_acc and test_acc[-1] == round(100 * results["Accuracy"], 4)  # percent, as the reference
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tao_ocrnet.atomic import staged
-from tao_ocrnet.model.metrics import Prediction, Score
+from tao_ocrnet.model.metrics import Prediction, Score, accuracy_by_length
 
 
 @contextlib.contextmanager
@@ -26,7 +26,8 @@ def _staged_set(results_dir: Path, *names: str) -> Iterator[list[Path]]:
 
 
 def write_evaluation(results_dir: Path, score: Score, data_dir: str, skipped: dict[str, int]) -> dict[str, float]:
-    """results.json (TensorRT-compatible `Accuracy` fraction), metrics.json, predictions.csv, log_evaluation.txt."""
+    """results.json (TensorRT-compatible `Accuracy` fraction), metrics.json (with `by_length`), predictions.csv,
+    log_evaluation.txt."""
     kpi = {
         "test_acc": round(100.0 * score.accuracy, 4),  # percent, as the reference's status.json
         "accuracy": score.accuracy,
@@ -37,7 +38,10 @@ def write_evaluation(results_dir: Path, score: Score, data_dir: str, skipped: di
     with _staged_set(results_dir, *names) as (results, metrics, predictions, log_file):
         summary = {"Accuracy": score.accuracy, "norm_ed": score.norm_ed, "num_samples": score.num_samples}
         results.write_text(json.dumps(summary, indent=2) + "\n")
-        metrics.write_text(json.dumps({**kpi, "skipped": skipped, "data_dir": data_dir}, indent=2) + "\n")
+        by_length = accuracy_by_length(score.predictions)
+        metrics.write_text(
+            json.dumps({**kpi, "by_length": by_length, "skipped": skipped, "data_dir": data_dir}, indent=2) + "\n"
+        )
         with predictions.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(["path", "label", "prediction", "confidence", "correct"])

@@ -25,4 +25,7 @@ def render_model_card(facts: dict[str, Any] | None = None) -> str:
         # Optional keys of the facts file.
         num_more=f["data"].get("num_more", 0),
         by_label_length=f["test"].get("by_label_length", []),
+        external=f.get("external", []),
+        earlier=f["data"].get("earlier"),
+        test_backgrounds=f["data"].get("test_backgrounds", 0),
     )

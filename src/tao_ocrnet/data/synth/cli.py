@@ -21,7 +21,21 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         help=f"one of {', '.join(CHARSETS)}, or the characters themselves (default alnum36)",
     )
     parser.add_argument("--fonts", default=None, help="folder of .ttf/.otf fonts (default: the system fonts)")
-    parser.add_argument("--fonts-split", action="store_true", help="disjoint fonts and words for test")
+    parser.add_argument(
+        "--backgrounds",
+        default=None,
+        help="folder of background photographs (.jpg/.png/.webp; default: the system wallpapers)",
+    )
+    parser.add_argument(
+        "--fonts-split", action="store_true", help="disjoint fonts, words and background photographs for test"
+    )
+    parser.add_argument(
+        "--train-designs",
+        default="",
+        metavar="A,B,...",
+        help="with --fonts-split: font designs (first word of the family, lower-case) kept out of the test "
+        "split, e.g. those a model you fine-tune was trained on",
+    )
     parser.add_argument("--height", type=int, default=32, help="crop height in pixels (default 32)")
     parser.add_argument("--max-label-length", type=int, default=25)
     parser.add_argument(
@@ -64,6 +78,8 @@ def main_synth(args: argparse.Namespace) -> dict[str, object]:
         seed=args.seed,
         charset=args.charset,
         fonts=args.fonts,
+        backgrounds=getattr(args, "backgrounds", None),
+        train_designs=[d.strip() for d in getattr(args, "train_designs", "").split(",") if d.strip()],
         lowercase_labels=not getattr(args, "keep_case", False),
         height=getattr(args, "height", 32),
         fonts_split=getattr(args, "fonts_split", False),

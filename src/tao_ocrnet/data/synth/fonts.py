@@ -18,7 +18,15 @@ from PIL import ImageFont
 
 from tao_ocrnet.errors import DataError
 
-__all__ = ["FONT_DIRS", "FONT_PACKAGE_HINT", "design_group", "discover_fonts", "font_family", "load_font"]
+__all__ = [
+    "EXTERNAL_EVAL_DESIGNS",
+    "FONT_DIRS",
+    "FONT_PACKAGE_HINT",
+    "design_group",
+    "discover_fonts",
+    "font_family",
+    "load_font",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +71,15 @@ _CLONE_OF = {
     "freesans": "nimbus",
     "freeserif": "nimbus",
     "freemono": "nimbus",
+    "betecknagscondensed": "betecknags",
+    "oxygen-sans": "oxygen",
 }
+# The designs of the third-party generator whose crops are the external evaluation set (trdg's Latin fonts,
+# recipes/external_sets.py): never trained on, even when a font package on this machine provides them.
+EXTERNAL_EVAL_DESIGNS = frozenset({
+    "aller", "amatic", "bebas", "capture", "caviar", "droid", "fff", "lato", "open", "opensans", "pacifico",
+    "raleway", "roboto", "robotocondensed", "seasrn", "sansation", "walkway",
+})  # fmt: skip
 
 
 def design_group(path: str) -> str:
@@ -118,13 +134,16 @@ def _candidate_files(dirs: Iterable[str | Path]) -> list[str]:
 def discover_fonts(chars: str, font_dirs: Iterable[str | Path] | None = None) -> list[str]:
     """Sorted paths of fonts that can draw every character of `chars`.
 
-    `font_dirs` (folders or font files) replaces the system folders when given. Raises DataError
+    `font_dirs` (folders or font files) replaces the system folders when given; from the system folders,
+    the designs of the external evaluation set (EXTERNAL_EVAL_DESIGNS) are left out. Raises DataError
     with an install hint when nothing usable is found.
     """
     dirs = list(font_dirs) if font_dirs is not None else list(FONT_DIRS)
     unique = "".join(sorted(set(chars)))
     candidates = _candidate_files(dirs)
     usable = [f for f in candidates if _covers(f, unique)]
+    if font_dirs is None:  # fonts the user names are theirs to use; the system's never include the external set's
+        usable = [f for f in usable if design_group(f) not in EXTERNAL_EVAL_DESIGNS]
     log.info("fonts: %d usable of %d found in %s", len(usable), len(candidates), ", ".join(map(str, dirs)))
     if not usable:
         where = ", ".join(str(d) for d in dirs)

@@ -15,15 +15,19 @@ prefixed with ``./`` (``./gt_new.txt``, ``./word_0000001.jpg``) and no folder en
 directly in the extraction folder, where gt_new.txt's relative paths resolve. Archives are
 byte-for-byte reproducible (fixed mtimes, owners and gzip header).
 
-Crops are rendered with the machine's fonts (`fonts.discover_fonts`; never downloaded): words from
-an embedded English list, pronounceable pseudo-words, random strings and numbers; rendered in
-lower / upper / title case while labels stay lower-case (`lowercase_labels`, when the charset has
-no upper-case letters); on solid, gradient, noise-texture or blotchy backgrounds, with contrasting
-text colours, small rotation and perspective, blur, noise, low resolution and JPEG artefacts.
+Crops are rendered with the machine's fonts (`fonts.discover_fonts`; never downloaded) and its wallpapers
+(`backgrounds.discover_backgrounds`): words from an embedded English list, pronounceable pseudo-words, random
+strings and numbers; rendered in lower / upper / title case while labels stay lower-case (`lowercase_labels`,
+when the charset has no upper-case letters). Each crop draws a text style (`text_layers`: size, spacing,
+per-character jitter, outline, underline), a geometry (`geometry`: arc and sine baselines, shear, rotation,
+perspective, elastic distortion, tight or loose crop, aspect), a background (a photograph or a procedural one)
+with a text colour chosen against the background under the text (sometimes barely readable), a drop shadow
+or occluding lines at times, and degradations (`degrade`: blurs, noise, down-up sampling, contrast, gamma,
+colour jitter, inversion, gray) before JPEG artefacts.
 
 Every sample draws from its own RNG seeded by (seed, split, index), so the output is identical for
 a seed whatever the number of worker processes. With `fonts_split` the train and test splits use
-disjoint font designs and disjoint labels (an honest test set).
+disjoint font designs, disjoint labels and disjoint background photographs (an honest test set).
 """
 
 from __future__ import annotations
@@ -40,12 +44,23 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 from tqdm import tqdm
 
 from tao_ocrnet.data.charset import ALNUM36, CHARSETS
-from tao_ocrnet.data.synth.fonts import design_group, discover_fonts, font_family, load_font
+from tao_ocrnet.data.synth.backgrounds import (
+    PROCEDURAL_KINDS,
+    discover_backgrounds,
+    photo_crop,
+    procedural_background,
+    split_backgrounds,
+)
+from tao_ocrnet.data.synth.degrade import degrade
+from tao_ocrnet.data.synth.fonts import design_group, discover_fonts, font_family
+from tao_ocrnet.data.synth.geometry import draw_geometry, warp
+from tao_ocrnet.data.synth.text_layers import TextLayers, draw_text_style, text_layers
 from tao_ocrnet.data.synth.words import ENGLISH_WORDS, pseudo_word, random_number, random_string
 from tao_ocrnet.errors import DataError
 
@@ -66,6 +81,8 @@ CHARLIST_NAME = "character_list"
 _SPLITS = ("train", "test")
 _OUTPUTS = ("train", "test", CHARLIST_NAME, "train.tar.gz", "test.tar.gz")
 _TEST_FONT_SHARE = 0.25
+# solid, gradient, noise, quasicrystal, paper, blotches (backgrounds.PROCEDURAL_KINDS)
+_PROCEDURAL_WEIGHTS = (0.3, 0.2, 0.18, 0.1, 0.14, 0.08)
 
 
 @dataclass
@@ -77,6 +94,8 @@ class SynthSummary:
     seed: int
     train_fonts: list[str] = field(default_factory=list)
     test_fonts: list[str] = field(default_factory=list)
+    train_backgrounds: list[str] = field(default_factory=list)
+    test_backgrounds: list[str] = field(default_factory=list)
     fonts_split: bool = False
     seconds: float = 0.0
 
@@ -179,7 +198,9 @@ def _split_words(words: Sequence[str], seed: int, disjoint: bool) -> tuple[list[
     return train, test
 
 
-def _split_fonts(fonts: Sequence[str], seed: int, disjoint: bool) -> tuple[list[str], list[str]]:
+def _split_fonts(
+    fonts: Sequence[str], seed: int, disjoint: bool, train_designs: frozenset[str] = frozenset()
+) -> tuple[list[str], list[str]]:
     if not disjoint:
         return list(fonts), list(fonts)
     groups: dict[str, list[str]] = {}
@@ -194,8 +215,13 @@ def _split_fonts(fonts: Sequence[str], seed: int, disjoint: bool) -> tuple[list[
     n_test = max(1, round(len(names) * _TEST_FONT_SHARE))
     # Test designs come from those with several styles when there are enough of them: a lone
     # display font (e.g. one calligraphic file) would make an unrepresentative test set.
-    rich = [n for n in names if len(groups[n]) > 1]
-    pool = rich if len(rich) > n_test else names
+    rich = [n for n in names if len(groups[n]) > 1 and n not in train_designs]
+    pool = rich if len(rich) > n_test else [n for n in names if n not in train_designs]
+    if len(pool) <= n_test:
+        raise DataError(
+            f"fonts_split with train_designs {sorted(train_designs)} leaves {len(pool)} design(s) for the test "
+            "split: install more font packages or hold fewer designs on the training side"
+        )
     order = np.random.default_rng([seed, 11]).permutation(len(pool))
     test_names = {pool[i] for i in order[:n_test]}
     train = sorted(f for n in names if n not in test_names for f in groups[n])
@@ -232,138 +258,76 @@ def _color(rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
     return np.clip(c, 0, 255)
 
 
-def _perspective_coeffs(dst: np.ndarray, src: np.ndarray) -> tuple[float, ...]:
-    """PIL PERSPECTIVE data mapping output corners `dst` to input corners `src`."""
-    a = np.zeros((8, 8))
-    b = np.zeros(8)
-    for k, ((x, y), (u, v)) in enumerate(zip(dst, src, strict=True)):
-        a[2 * k] = [x, y, 1, 0, 0, 0, -u * x, -u * y]
-        a[2 * k + 1] = [0, 0, 0, x, y, 1, -v * x, -v * y]
-        b[2 * k], b[2 * k + 1] = u, v
-    return tuple(float(v) for v in np.linalg.solve(a, b))
-
-
-def _text_mask(text: str, font_path: str, rng: np.random.Generator) -> Image.Image:
-    size = int(rng.integers(28, 57))
-    font = load_font(font_path, size)
-    stroke = 1 if rng.random() < 0.08 else 0
-    spacing = int(rng.integers(1, max(2, size // 5))) if rng.random() < 0.15 else 0
-    pad = size // 2 + 4
-    if spacing:
-        advances = [font.getlength(ch) + spacing for ch in text]
-        width = int(sum(advances)) + 2 * pad
-    else:
-        left, _, right, _ = font.getbbox(text, stroke_width=stroke)
-        width = int(right - left) + 2 * pad
-    ascent, descent = font.getmetrics()
-    mask = Image.new("L", (max(width, 1), ascent + descent + 2 * pad), 0)
-    draw = ImageDraw.Draw(mask)
-    if spacing:
-        x = float(pad)
-        for ch, adv in zip(text, advances, strict=True):
-            draw.text((x, pad), ch, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
-            x += adv
-    else:
-        left = font.getbbox(text, stroke_width=stroke)[0]
-        draw.text((pad - left, pad), text, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
-    return mask
-
-
-def _warp(mask: Image.Image, rng: np.random.Generator) -> Image.Image:
-    if rng.random() < 0.5:
-        w, h = mask.size
-        j = 0.08 * h
-        src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=float)
-        dst = src + rng.uniform(-j, j, src.shape)
-        mask = mask.transform(
-            mask.size, Image.Transform.PERSPECTIVE, _perspective_coeffs(dst, src), Image.Resampling.BICUBIC
-        )
-    if rng.random() < 0.7:
-        angle = float(np.clip(rng.normal(0, 1.6), -4, 4))
-        mask = mask.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
-    return mask
-
-
-def _crop(mask: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Crop around the ink with detector-like, uneven margins (may clip a little of the text)."""
-    bbox = mask.getbbox() or (0, 0, mask.width, mask.height)
-    x0, y0, x1, y1 = bbox
-    h = y1 - y0
-    top, bottom = (rng.uniform(-0.04, 0.3, 2) * h).tolist()
-    left, right = (rng.uniform(-0.02, 0.35, 2) * h).tolist()
-    return mask.crop((round(x0 - left), round(y0 - top), round(x1 + right), round(y1 + bottom)))
-
-
-def _background(w: int, h: int, base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    kind = rng.random()
-    bg = np.broadcast_to(base, (h, w, 3)).astype(np.float32)
-    if kind < 0.35:  # solid
+def _background(w: int, h: int, photos: Sequence[str], rng: np.random.Generator) -> np.ndarray:
+    if photos and rng.random() < 0.45:
+        bg = photo_crop(photos[int(rng.integers(len(photos)))], w, h, rng)
+        if rng.random() < 0.5:  # a busy photograph, calmed: flatter, so the text can still be read
+            mean = bg.mean(axis=(0, 1))
+            bg = mean + (bg - mean) * rng.uniform(0.3, 0.9)
         return bg
-    if kind < 0.6:  # linear gradient towards a second colour of similar brightness
-        other = np.clip(base + rng.normal(0, 40, 3), 0, 255)
-        theta = rng.uniform(0, 2 * np.pi)
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        t = xx * np.cos(theta) / max(w, 1) + yy * np.sin(theta) / max(h, 1)
-        t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
-        return bg * (1 - t[..., None]) + other.astype(np.float32) * t[..., None]
-    if kind < 0.85:  # smooth noise texture (paper, concrete, fabric)
-        gh, gw = max(2, h // int(rng.integers(3, 12))), max(2, w // int(rng.integers(3, 12)))
-        field_ = rng.normal(0, 1, (gh, gw)).astype(np.float32)
-        img = Image.fromarray(((field_ - field_.min()) / max(np.ptp(field_), 1e-6) * 255).astype(np.uint8))
-        smooth = np.asarray(img.resize((w, h), Image.Resampling.BICUBIC), dtype=np.float32) / 255 - 0.5
-        amp = rng.uniform(15, 45)
-        tint = rng.uniform(0.6, 1.0, 3).astype(np.float32)
-        return bg + smooth[..., None] * amp * tint
-    # blotches: a few soft shapes of a nearby colour
-    layer = Image.fromarray(bg.astype(np.uint8))
-    draw = ImageDraw.Draw(layer)
-    for _ in range(int(rng.integers(2, 6))):
-        c = tuple(int(v) for v in np.clip(base + rng.normal(0, 30, 3), 0, 255))
-        x, y = rng.uniform(-0.2, 1.0) * w, rng.uniform(-0.2, 1.0) * h
-        r = rng.uniform(0.2, 0.8) * h
-        draw.ellipse((x, y, x + r * rng.uniform(1, 4), y + r), fill=c)
-    layer = layer.filter(ImageFilter.GaussianBlur(rng.uniform(1, 4)))
-    return np.asarray(layer, dtype=np.float32)
+    light = rng.random() < 0.7
+    base = _color(rng, 150, 255) if light else _color(rng, 0, 110)
+    kind = PROCEDURAL_KINDS[int(rng.choice(len(PROCEDURAL_KINDS), p=_PROCEDURAL_WEIGHTS))]
+    return procedural_background(kind, w, h, base, rng)
 
 
-def render_word(text: str, font_path: str, rng: np.random.Generator, height: int = 32) -> Image.Image:
-    """One synthetic word crop, `height` pixels tall, RGB or (sometimes) grayscale."""
-    mask = _crop(_warp(_text_mask(text, font_path, rng), rng), rng)
-    w, h = mask.size
-    dark_text = rng.random() < 0.7
-    for _ in range(8):  # clipping can pull colours together: insist on readable contrast
-        bg_base = _color(rng, 150, 255) if dark_text else _color(rng, 0, 100)
-        fg = _color(rng, 0, 85) if dark_text else _color(rng, 175, 255)
-        if abs(float(_luminance(bg_base) - _luminance(fg))) >= 70:
-            break
-    bg = _background(w, h, bg_base, rng)
-    alpha = np.asarray(mask, dtype=np.float32)[..., None] / 255.0
-    if rng.random() < 0.08:  # drop shadow
-        dx, dy = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-        shadow = np.zeros_like(alpha)
-        shadow[dy:, dx:] = alpha[: h - dy, : w - dx]
-        bg = bg * (1 - 0.6 * shadow) + (0.3 * bg_base) * 0.6 * shadow
-    alpha *= rng.uniform(0.8, 1.0)
-    out = bg * (1 - alpha) + fg.astype(np.float32) * alpha
-    img = Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "RGB")
+def _text_color(local: np.ndarray, rng: np.random.Generator, barely: bool) -> np.ndarray:
+    """A text colour for the background colour under the text: mostly clearly apart, sometimes barely."""
+    lum = float(_luminance(local))
+    delta = rng.uniform(30, 60) if barely else rng.uniform(90, 200)
+    darker = rng.random() < lum / 255  # towards the side with more room
+    target = lum - delta if darker else lum + delta
+    if not 0 <= target <= 255:  # no room on that side: the other one
+        target = lum + delta if darker else lum - delta
+    target = float(np.clip(target, 0, 255))
+    for _ in range(8):  # a saturated colour clipped to the range can land far from its brightness: draw again
+        fg = _color(rng, max(0.0, target - 8), min(255.0, target + 8))
+        if abs(float(_luminance(fg)) - target) <= 20:
+            return fg
+    return np.full(3, target)
 
-    resample = [Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS, Image.Resampling.BOX][
-        int(rng.integers(4))
-    ]
-    new_w = max(1, round(w * height / h))
-    if rng.random() < 0.15:  # low resolution: down to a smaller size first, then up
-        f = rng.uniform(0.4, 0.7)
-        img = img.resize((max(1, round(new_w * f)), max(1, round(height * f))), resample)
-    img = img.resize((new_w, height), resample)
-    if rng.random() < 0.25:
-        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
-    if rng.random() < 0.35:
-        arr = np.asarray(img, dtype=np.float32)
-        arr = arr + rng.normal(0, rng.uniform(2, 12), arr.shape).astype(np.float32)
-        img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
-    if rng.random() < 0.1:
-        img = img.convert("L")
-    return img
+
+def _occlude(img: np.ndarray, rng: np.random.Generator) -> None:
+    """Draw one or two lines across the word (wires, cracks, strokes of a pen), in place."""
+    h, w = img.shape[:2]
+    for _ in range(int(rng.integers(1, 3))):
+        y0, y1 = (rng.uniform(0.1, 0.9, 2) * h).astype(int).tolist()
+        color = tuple(float(v) for v in rng.uniform(0, 255, 3))
+        cv2.line(img, (0, y0), (w - 1, y1), color, max(1, round(h * rng.uniform(0.02, 0.07))), cv2.LINE_AA)
+
+
+def render_word(
+    text: str, font_path: str, rng: np.random.Generator, height: int = 32, photos: Sequence[str] = ()
+) -> Image.Image:
+    """One synthetic word crop, `height` pixels tall, RGB. `photos`: background photographs to crop from
+    (procedural backgrounds only when empty)."""
+    style = draw_text_style(rng)
+    layers = TextLayers.from_stack(warp(text_layers(text, font_path, style, rng).stack(), draw_geometry(rng), rng))
+    h, w = layers.fill.shape
+    bg = _background(w, h, photos, rng)
+    ink = layers.fill[..., None]
+    local = bg[layers.fill > 0.5].mean(axis=0) if (layers.fill > 0.5).any() else bg.mean(axis=(0, 1))
+    fg = _text_color(local, rng, barely=rng.random() < 0.08)
+    if rng.random() < 0.08:  # drop shadow: the ink, shifted and softened, darkening the background
+        shift = np.array([[1, 0, rng.integers(1, 4)], [0, 1, rng.integers(1, 4)]], dtype=np.float32)
+        shadow = cv2.GaussianBlur(cv2.warpAffine(layers.fill, shift, (w, h)), (0, 0), rng.uniform(0.5, 1.5))
+        bg = bg * (1 - 0.6 * shadow[..., None])
+    out = bg
+    if layers.outline is not None:
+        ring_color = _text_color(fg, rng, barely=False)
+        out = out * (1 - layers.outline[..., None]) + ring_color.astype(np.float32) * layers.outline[..., None]
+    alpha = ink * rng.uniform(0.8, 1.0)
+    out = out * (1 - alpha) + fg.astype(np.float32) * alpha
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    if rng.random() < 0.06:
+        _occlude(out, rng)
+
+    aspect = float(np.exp(rng.uniform(np.log(0.75), np.log(1.35)))) if rng.random() < 0.4 else 1.0
+    new_w = max(1, round(w * height / h * aspect))
+    interpolation = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC)[int(rng.integers(3))]
+    out = cv2.resize(out, (new_w, height), interpolation=interpolation)
+    out = degrade(out, int(rng.integers(2**31)))
+    return Image.fromarray(np.ascontiguousarray(out), "RGB")
 
 
 def _sample_rng(seed: int, split: str, index: int, stream: int) -> np.random.Generator:
@@ -383,13 +347,13 @@ def _file_name(index: int, ext: str) -> str:
     return f"word_{index:07d}{ext}"
 
 
-def _render_chunk(args: tuple[int, str, str, int, list[_Plan]]) -> list[tuple[int, str]]:
+def _render_chunk(args: tuple[int, str, str, int, tuple[str, ...], list[_Plan]]) -> list[tuple[int, str]]:
     """Worker: render and write a chunk of planned samples; returns (index, file name)."""
-    seed, split, folder, height, plans = args
+    seed, split, folder, height, photos, plans = args
     names = []
     for plan in plans:
         rng = _sample_rng(seed, split, plan.index, 1)
-        img = render_word(plan.text, plan.font, rng, height)
+        img = render_word(plan.text, plan.font, rng, height, photos)
         data, ext = _encode(img, rng)
         name = _file_name(plan.index, ext)
         with open(os.path.join(folder, name), "wb") as f:
@@ -438,10 +402,18 @@ def _plan_split(
 
 
 def _render_split(
-    plans: list[_Plan], split: str, folder: Path, seed: int, height: int, workers: int, desc: str
+    plans: list[_Plan],
+    split: str,
+    folder: Path,
+    seed: int,
+    height: int,
+    photos: Sequence[str],
+    workers: int,
+    desc: str,
 ) -> dict[int, str]:
     chunk = 256
-    jobs = [(seed, split, str(folder), height, plans[k : k + chunk]) for k in range(0, len(plans), chunk)]
+    jobs = [(seed, split, str(folder), height, tuple(photos), plans[k : k + chunk])
+            for k in range(0, len(plans), chunk)]  # fmt: skip
     names: dict[int, str] = {}
     with tqdm(total=len(plans), desc=desc, unit="img") as bar:
         if workers > 1 and len(jobs) > 1:
@@ -484,11 +456,16 @@ def generate_dataset(
     words: Sequence[str] = ENGLISH_WORDS,
     first_index: int = 1,
     avoid_labels: Iterable[str] = (),
+    backgrounds: str | Path | Iterable[str | Path] | None = None,
+    train_designs: Iterable[str] = (),
 ) -> SynthSummary:
     """Write a synthetic dataset to `out_dir` in the layout of the module docstring.
 
     `charset`: a CHARSETS name or the characters; `fonts`: a folder (or font files) replacing the
-    system font folders; `fonts_split`: disjoint font designs and labels between train and test;
+    system font folders; `backgrounds`: folders of photographs replacing the system wallpaper folders
+    (an empty list: procedural backgrounds only); `fonts_split`: disjoint font designs, labels and
+    background photographs between train and test, where `train_designs` (design groups, see
+    `fonts.design_group`; e.g. those a model being fine-tuned was trained on) stay on the training side;
     `workers` > 1 renders in that many processes (same output). Existing outputs are replaced only
     with `overwrite`. More training data for an existing dataset: the same seed (hence the same
     font and word split) with `first_index` past its `num_train` renders fresh crops, and
@@ -510,7 +487,9 @@ def generate_dataset(
     render_chars = chars + (chars.upper() if maker.vary_case else "")
     font_dirs = None if fonts is None else ([fonts] if isinstance(fonts, str | Path) else list(fonts))
     all_fonts = discover_fonts(render_chars, font_dirs)
-    train_fonts, test_fonts = _split_fonts(all_fonts, seed, fonts_split)
+    train_fonts, test_fonts = _split_fonts(all_fonts, seed, fonts_split, frozenset(train_designs))
+    photo_dirs = [backgrounds] if isinstance(backgrounds, str | Path) else backgrounds
+    train_photos, test_photos = split_backgrounds(discover_backgrounds(photo_dirs), seed, fonts_split)
     train_words, test_words = _split_words(maker.words, seed, fonts_split)
 
     work = out / f".synth-partial-{os.getpid()}"
@@ -518,9 +497,9 @@ def generate_dataset(
     try:
         held_out = frozenset(avoid_labels)
         train_labels: set[str] = set()
-        for split, n, first, split_fonts, split_words in (
-            ("train", num_train, first_index, train_fonts, train_words),
-            ("test", num_test, 1, test_fonts, test_words),
+        for split, n, first, split_fonts, split_words, photos in (
+            ("train", num_train, first_index, train_fonts, train_words, train_photos),
+            ("test", num_test, 1, test_fonts, test_words, test_photos),
         ):
             folder = work / split
             folder.mkdir(parents=True)
@@ -529,7 +508,7 @@ def generate_dataset(
             plans = _plan_split(split, n, seed, maker, _by_family(split_fonts), avoid, first)
             if split == "train" and fonts_split:
                 train_labels = {p.label for p in plans}
-            names = _render_split(plans, split, folder, seed, height, workers, f"synth {split}")
+            names = _render_split(plans, split, folder, seed, height, photos, workers, f"synth {split}")
             with (folder / GT_NAME).open("w", encoding="utf-8", newline="\n") as gt:
                 for p in plans:
                     gt.write(f"{names[p.index]}\t{p.label}\n")
@@ -552,6 +531,8 @@ def generate_dataset(
         charset=chars,
         seed=seed,
         train_fonts=train_fonts,
+        train_backgrounds=train_photos,
+        test_backgrounds=test_photos,
         test_fonts=test_fonts,
         fonts_split=fonts_split,
         seconds=round(time.monotonic() - started, 3),
