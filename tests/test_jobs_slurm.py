@@ -92,6 +92,8 @@ def test_a_tiny_chain_runs_as_slurm_jobs_to_complete(cluster_env: dict) -> None:
     shape = train["backend_ref"]["shape"]
     assert shape == {"nodes": 1, "tasks_per_node": 1, "gpus_per_node": 0, "cpus_per_task": 1}
     assert train["kpis"] and Path(train["outputs"]["task_dir"], "best_accuracy.pth").is_file()
+    # The loopback cluster does not bind jobs to CPUs (task/none): the job keeps to its one CPU by its threads.
+    assert "threads: 1 of 1 core" in (Path(train["job_dir"]) / "job.log").read_text(encoding="utf-8")
 
     parent = ("--platform", "slurm", "--parent-job", train["id"])
     evaluate = _submit("evaluate", "--eval-dataset", f"job:{cluster_env['convert']['eval']}", *parent,

@@ -45,8 +45,13 @@ RECORD_WAIT_S = 60.0  # a queued runner whose launch is never recorded gives up 
 
 
 def machine_cpus() -> int:
-    """The CPUs this process may use (its affinity: a container's or `taskset`'s share, not the host's)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """The CPUs this process may use: its affinity (a container's or `taskset`'s share, not the host's), and inside
+    a Slurm job no more than the CPUs per task it was given. A cluster whose task plugin does not bind jobs to their
+    CPUs (task/none) leaves every job the whole node's affinity: two 1-CPU jobs each running 2 threads on 2 cores
+    ran at half speed, while one thread each ran them side by side (benchmarks/bench_automl_workers.py)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    given = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    return min(cpus, int(given)) if given.isdigit() and int(given) > 0 else cpus
 
 
 def default_limit() -> int:
