@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tao_ocrnet.data.gt import parse_gt_file
 from tao_ocrnet.data.synth import backgrounds as bgs
 from tao_ocrnet.data.synth import fonts as synth_fonts
 from tao_ocrnet.data.synth.degrade import DEGRADATIONS, degradation, degrade
@@ -20,6 +21,7 @@ from tao_ocrnet.data.synth.fonts import design_group, discover_fonts
 from tao_ocrnet.data.synth.generate import ALNUM36, _luminance, _text_color, generate_dataset, render_word
 from tao_ocrnet.data.synth.geometry import crop_to_ink, curve, elastic, perspective, rotate_shear
 from tao_ocrnet.data.synth.text_layers import TextStyle, text_layers
+from tao_ocrnet.data.synth.words import ENGLISH_WORDS, default_words
 from tao_ocrnet.errors import DataError
 
 FONT = next(f for f in discover_fonts("abcdefghijklmnopqrstuvwxyz0123456789") if f.endswith("DejaVuSans.ttf"))
@@ -247,3 +249,21 @@ def test_train_and_test_photographs_are_disjoint_and_held_designs_stay_in_traini
     assert {design_group(f) for f in s.train_fonts} >= set(held)
     plain = generate_dataset(tmp_path / "e", 2, 1, seed=2, backgrounds=[])
     assert plain.train_backgrounds == [] and plain.test_backgrounds == []
+
+
+# --------------------------------------------------------------------------- words
+
+
+def test_words_come_from_the_system_dictionary_plain_ones_only(tmp_path):
+    dictionary = tmp_path / "words"
+    dictionary.write_text("Aachen\napple\napple's\nstreet\nextraordinarily\nzoo2\n", encoding="utf-8")
+    words = default_words(dictionary)
+    assert words[: len(ENGLISH_WORDS)] == ENGLISH_WORDS  # the sign vocabulary first, then the dictionary
+    assert set(words[len(ENGLISH_WORDS) :]) == {"apple", "extraordinarily"}  # "street" was embedded already
+    assert default_words(tmp_path / "missing") == ENGLISH_WORDS
+
+
+def test_labels_reach_the_lengths_of_real_words(tmp_path):
+    s = generate_dataset(tmp_path / "d", 300, 1, seed=4, backgrounds=[])
+    lengths = [len(e.label) for e in parse_gt_file(s.out_dir / "train" / "gt_new.txt").entries]
+    assert max(lengths) >= 14 and sum(n >= 11 for n in lengths) >= 0.04 * len(lengths)

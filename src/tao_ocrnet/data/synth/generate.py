@@ -16,7 +16,7 @@ directly in the extraction folder, where gt_new.txt's relative paths resolve. Ar
 byte-for-byte reproducible (fixed mtimes, owners and gzip header).
 
 Crops are rendered with the machine's fonts (`fonts.discover_fonts`; never downloaded) and its wallpapers
-(`backgrounds.discover_backgrounds`): words from an embedded English list, pronounceable pseudo-words, random
+(`backgrounds.discover_backgrounds`): English words (`words.default_words`), pronounceable pseudo-words, random
 strings and numbers; rendered in lower / upper / title case while labels stay lower-case (`lowercase_labels`,
 when the charset has no upper-case letters). Each crop draws a text style (`text_layers`: size, spacing,
 per-character jitter, outline, underline), a geometry (`geometry`: arc and sine baselines, shear, rotation,
@@ -61,7 +61,7 @@ from tao_ocrnet.data.synth.degrade import degrade
 from tao_ocrnet.data.synth.fonts import design_group, discover_fonts, font_family
 from tao_ocrnet.data.synth.geometry import draw_geometry, warp
 from tao_ocrnet.data.synth.text_layers import TextLayers, draw_text_style, text_layers
-from tao_ocrnet.data.synth.words import ENGLISH_WORDS, pseudo_word, random_number, random_string
+from tao_ocrnet.data.synth.words import default_words, pseudo_word, random_number, random_string
 from tao_ocrnet.errors import DataError
 
 __all__ = [
@@ -156,8 +156,8 @@ class _LabelMaker:
         if r < 0.70 and self.letters:
             return pseudo_word(rng)
         if r < 0.85 and self.has_digits:
-            return random_number(rng, max_len=min(8, self.max_len))
-        return random_string(rng, self.charset, 1, min(10, self.max_len))
+            return random_number(rng, max_len=min(12, self.max_len))
+        return random_string(rng, self.charset, 1, min(16, self.max_len))
 
     def _case(self, word: str, rng: np.random.Generator) -> str:
         r = rng.random()
@@ -453,7 +453,7 @@ def generate_dataset(
     max_label_length: int = 25,
     workers: int = 1,
     overwrite: bool = False,
-    words: Sequence[str] = ENGLISH_WORDS,
+    words: Sequence[str] | None = None,
     first_index: int = 1,
     avoid_labels: Iterable[str] = (),
     backgrounds: str | Path | Iterable[str | Path] | None = None,
@@ -483,7 +483,7 @@ def generate_dataset(
     out = Path(out_dir)
     _prepare_out(out, overwrite)
 
-    maker = _LabelMaker(chars, lowercase_labels, max_label_length, words)
+    maker = _LabelMaker(chars, lowercase_labels, max_label_length, default_words() if words is None else words)
     render_chars = chars + (chars.upper() if maker.vary_case else "")
     font_dirs = None if fonts is None else ([fonts] if isinstance(fonts, str | Path) else list(fonts))
     all_fonts = discover_fonts(render_chars, font_dirs)
