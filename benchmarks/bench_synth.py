@@ -3,9 +3,9 @@
 
 Crops/s of `ocrnet synth` (render + encode + write, the real path) with 1 and 2 processes, with the system
 wallpapers as photo backgrounds and with procedural backgrounds only; then the training images/s of the shipped
-CPU config (batch 64, fp32, 2 threads) on random batches. The generator never starves training when one of the
-two cores renders faster than both cores train (the recipe renders ahead of training, but this is the margin an
-on-the-fly pipeline would need). A first run also fills the wallpaper cache (~0.3 s per 4K photograph, once).
+CPU config (batch 64, fp32, 2 threads) on random batches. The recipe renders ahead of training; rendering never
+starves it when the two cores render at least as many crops per second as they train on. A first run also fills
+the wallpaper cache (~0.3 s per 4K photograph, once).
 
     python benchmarks/bench_synth.py [--num N] [--steps N]
 """
@@ -68,9 +68,10 @@ def main() -> int:
     C.table(["backgrounds", "processes", "crops/s"], rows)
     train = train_images_per_s(args.steps)
     print(f"training, shipped CPU config, batch 64, 2 threads: {train:.0f} images/s")
-    one_core = rates[("photos + procedural", 1)]
-    print(f"one core renders {one_core:.0f} crops/s = {one_core / train:.2f}x what two cores train")
-    C.verdict("rendering on 1 core / training on 2 cores", one_core / train, 1.0, "x", True)
+    both = rates[("photos + procedural", 2)]
+    print(f"two cores render {both:.0f} crops/s = {both / train:.2f}x what they train (>= 1: an epoch renders in no "
+          "more time than it trains)")  # fmt: skip
+    C.verdict("rendering / training, 2 cores each", both / train, 1.0, "x", True)
     return 0
 
 

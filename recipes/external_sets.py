@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tao_ocrnet.data.synth.fonts import EXTERNAL_EVAL_DESIGNS, design_of_family
+
 HERE = Path(__file__).resolve().parent
 VENV = HERE.parent / ".cache" / "trdg-venv"
 RENDER = HERE / "trdg_render.py"
@@ -206,6 +208,11 @@ def build_manifest(
     }
 
 
+def trained_on(families: Iterable[str]) -> list[str]:
+    """The font families the generator would train on: any here makes the external set no longer external."""
+    return sorted({f for f in families if design_of_family(f) not in EXTERNAL_EVAL_DESIGNS})
+
+
 def ensure_trdg(venv: Path) -> Path:
     """The Python of trdg's virtual environment, created and filled on first use (network to PyPI then)."""
     python = venv / "bin" / "python"
@@ -274,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{', '.join(map(str, taken))} already exist: remove them or choose another OUT")
     python = ensure_trdg(args.venv.resolve())
     info = run_helper(python, "info")
+    leaked = trained_on(f["family"] for f in info["fonts"])
+    if leaked:
+        raise SystemExit(
+            f"trdg draws with {', '.join(leaked)}, whose designs `ocrnet synth` may train on: add them to "
+            "EXTERNAL_EVAL_FAMILIES in src/tao_ocrnet/data/synth/fonts.py first"
+        )
     words = filter_words(Path(info["dictionary"]).read_text(encoding="utf-8", errors="ignore").splitlines())
     for name in args.sets:
         manifest = make_set(python, info, words, args.out / name, name, args.num, args.seed)

@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -29,7 +30,6 @@ import yaml
 HERE = Path(__file__).resolve().parent
 ASSETS = HERE.parent / "src" / "tao_ocrnet" / "assets"
 NAME = "ocrnet_cpu_small"
-DATA_SEED = 20261124  # the --seed of `ocrnet synth` in recipes/pretrain_cpu.sh
 SIZE_LIMIT = 20 * 2**20
 
 
@@ -56,34 +56,22 @@ def _count_crops(gt: Path) -> int:
     return len(parse_gt_file(gt).entries)
 
 
-def data_facts(out: Path, seed: int) -> dict[str, Any]:
-    from tao_ocrnet.data.synth.fonts import font_family
-    from tao_ocrnet.data.synth.generate import generate_dataset
-
-    counts = {s: _count_crops(out / "data" / s / "gt_new.txt") for s in ("train", "test")}
-    more = out / "data_more" / "train" / "gt_new.txt"
-    with tempfile.TemporaryDirectory() as tmp:  # the recipe's font split, recomputed (it depends on the seed only)
-        summary = generate_dataset(tmp, num_train=1, num_test=0, seed=seed, fonts_split=True)
-    return {
-        "generator": "ocrnet synth (tao_ocrnet.data.synth.generate)",
-        "seed": seed,
-        "fonts_split": True,
-        "num_train": counts["train"],  # phase 1's crops; with the seed they define the test split
-        "num_more": _count_crops(more) if more.is_file() else 0,
-        "num_test": counts["test"],
-        "train_fonts": len(summary.train_fonts),
-        "test_fonts": len(summary.test_fonts),
-        "test_font_families": sorted({font_family(f) for f in summary.test_fonts}),
-    }
+def recipe_setting(name: str) -> str:
+    """A `NAME=value` line of recipes/pretrain_cpu.sh: the recipe is the one place its settings are written."""
+    match = re.search(rf"^{name}=(\S+)$", (HERE / "pretrain_cpu.sh").read_text(encoding="utf-8"), re.MULTILINE)
+    if not match:
+        raise SystemExit(f"recipes/pretrain_cpu.sh sets no {name}")
+    return match.group(1)
 
 
-def world_data_facts(out: Path, seed: int, train_designs: list[str]) -> dict[str, Any]:
-    """Phase 3's data: the generator of every style, its own split (fonts, words and photographs)."""
+def data_facts(folder: Path, seed: int, train_designs: list[str]) -> dict[str, Any]:
+    """What `ocrnet synth --fonts-split` wrote to `folder`, and its split (recomputed: it depends on the seed, the
+    held designs and the machine's fonts and wallpapers only)."""
     from tao_ocrnet.data.synth.fonts import design_group, font_family
     from tao_ocrnet.data.synth.generate import generate_dataset
 
-    counts = {s: _count_crops(out / "data_world" / s / "gt_new.txt") for s in ("train", "test")}
-    with tempfile.TemporaryDirectory() as tmp:  # the split, recomputed (it depends on the seed and held designs)
+    counts = {s: _count_crops(folder / s / "gt_new.txt") for s in ("train", "test")}
+    with tempfile.TemporaryDirectory() as tmp:
         summary = generate_dataset(tmp, 1, 0, seed=seed, fonts_split=True, train_designs=train_designs)
     return {
         "generator": "ocrnet synth (tao_ocrnet.data.synth.generate)",
@@ -170,7 +158,6 @@ def external_facts(model_file: Path, folder: Path, charlist: Path, out: Path) ->
 
 
 PHASES = ("results", "results_more", "results_world")
-SEEN_DESIGNS = ["c059", "cantarell", "carlito", "dejavu", "liberation", "p052", "urw", "z003"]  # as the recipe
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     from tao_ocrnet.model.checkpoint import load_model_file, save_model_file
 
     out = args.out.resolve()
+    seed, designs = int(recipe_setting("SEED")), recipe_setting("SEEN_DESIGNS").split(",")
     previous = json.loads((ASSETS / f"{NAME}.json").read_text(encoding="utf-8"))
     dirs = [out / name / "train" for name in PHASES if latest_checkpoint(out / name / "train")]
     if not dirs:
@@ -192,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     source = args.checkpoint or latest_checkpoint(dirs[-1])
     carried: list[dict[str, Any]] = []
     if world:
-        data = world_data_facts(out, DATA_SEED, SEEN_DESIGNS)
+        data = data_facts(out / "data_world", seed, designs)
         earlier = [d for d in dirs if d.parent.name != "results_world"]
         if not earlier:  # phase 3 started from the previous release: its phases are that release's facts
             carried = [{**ph, "ran_for": "the previous release"} for ph in previous["training"]["phases"]]
@@ -200,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         crops = [_count_crops(out / "data" / "train" / "gt_new.txt") if d.parent.name == "results" else 0
                  for d in earlier] + [data["num_train"]]  # fmt: skip
     else:
-        data = data_facts(out, DATA_SEED)
+        data = data_facts(out / "data", seed, designs)
+        more = out / "data_more" / "train" / "gt_new.txt"
+        data["num_more"] = _count_crops(more) if more.is_file() else 0
         crops = [data["num_train"], data["num_train"] + data["num_more"]][: len(dirs)]
     phases = [phase_facts(d, source if d == dirs[-1] else latest_checkpoint(d), crops[i]) for i, d in enumerate(dirs)]
     for ph in phases:  # name the phase a fine-tune started from rather than a machine-specific path

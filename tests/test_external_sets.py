@@ -103,3 +103,9 @@ def test_existing_set_folders_are_refused_before_trdg_is_touched(tmp_path, capsy
         ext.main([str(tmp_path), "--venv", str(tmp_path / "no-venv")])
     assert exc.value.code == 2 and "already exist" in capsys.readouterr().err
     assert not (tmp_path / "no-venv").exists()
+
+
+def test_a_trdg_font_the_generator_could_train_on_is_named():
+    # trdg 1.8.0's families as Pillow names them: none of their designs may come from the system fonts
+    assert ext.trained_on(["Roboto Condensed", "SeasideResortNF", "Walkway Oblique Bold", "Amatic SC"]) == []
+    assert ext.trained_on(["Open Sans", "DejaVu Sans", "Liberation Serif"]) == ["DejaVu Sans", "Liberation Serif"]

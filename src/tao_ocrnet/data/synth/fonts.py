@@ -20,9 +20,11 @@ from tao_ocrnet.errors import DataError
 
 __all__ = [
     "EXTERNAL_EVAL_DESIGNS",
+    "EXTERNAL_EVAL_FAMILIES",
     "FONT_DIRS",
     "FONT_PACKAGE_HINT",
     "design_group",
+    "design_of_family",
     "discover_fonts",
     "font_family",
     "load_font",
@@ -74,20 +76,30 @@ _CLONE_OF = {
     "betecknagscondensed": "betecknags",
     "oxygen-sans": "oxygen",
 }
-# The designs of the third-party generator whose crops are the external evaluation set (trdg's Latin fonts,
-# recipes/external_sets.py): never trained on, even when a font package on this machine provides them.
-EXTERNAL_EVAL_DESIGNS = frozenset({
-    "aller", "amatic", "bebas", "capture", "caviar", "droid", "fff", "lato", "open", "opensans", "pacifico",
-    "raleway", "roboto", "robotocondensed", "seasrn", "sansation", "walkway",
-})  # fmt: skip
+
+
+def design_of_family(family: str) -> str:
+    """A coarse design family (first word of the family name, clones merged): the unit of a train/test font split."""
+    words = family.lower().split()
+    first = words[0] if words else family.lower()
+    return _CLONE_OF.get(first, first)
 
 
 def design_group(path: str) -> str:
-    """A coarse design family (first word of the family name, clones merged): the unit of a
-    train/test font split."""
-    words = font_family(path).lower().split()
-    first = words[0] if words else Path(path).stem.lower()
-    return _CLONE_OF.get(first, first)
+    """The design of a font file (`design_of_family` of the family stored in it)."""
+    return design_of_family(font_family(path))
+
+
+# The font families of the third-party generator whose crops are the external evaluation set (trdg's Latin fonts,
+# as Pillow names them; recipes/external_sets.py records them in each set's manifest). Their designs are never
+# trained on, even when a font package on this machine provides them (Lato, Open Sans, Roboto, Raleway, ...).
+EXTERNAL_EVAL_FAMILIES = (
+    "Aller", "Aller Display", "Aller Light", "Amatic", "Amatic SC", "Bebas", "Capture it", "Capture it 2",
+    "Caviar Dreams", "Droid Sans", "FFF Tusj", "Lato", "Open Sans", "Pacifico", "Raleway", "Roboto",
+    "Roboto Condensed", "Sansation", "Sansation Light", "SeasideResortNF", "Walkway Black", "Walkway Bold",
+    "Walkway Oblique", "Walkway SemiBold", "Walkway UltraBold",
+)  # fmt: skip
+EXTERNAL_EVAL_DESIGNS = frozenset(design_of_family(f) for f in EXTERNAL_EVAL_FAMILIES)
 
 
 def _glyph_signature(font: ImageFont.FreeTypeFont, ch: str) -> tuple[tuple[int, int], bytes] | None:

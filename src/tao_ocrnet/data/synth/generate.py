@@ -306,7 +306,8 @@ def render_word(
     h, w = layers.fill.shape
     bg = _background(w, h, photos, rng)
     ink = layers.fill[..., None]
-    local = bg[layers.fill > 0.5].mean(axis=0) if (layers.fill > 0.5).any() else bg.mean(axis=(0, 1))
+    inked = layers.fill > 0.5
+    local = bg[inked].mean(axis=0) if inked.any() else bg.mean(axis=(0, 1))
     fg = _text_color(local, rng, barely=rng.random() < 0.08)
     if rng.random() < 0.08:  # drop shadow: the ink, shifted and softened, darkening the background
         shift = np.array([[1, 0, rng.integers(1, 4)], [0, 1, rng.integers(1, 4)]], dtype=np.float32)
