@@ -8,7 +8,7 @@ preprocessing and decoding, timed from the decoded image to the text:
 * ours: the shipped `ocrnet_cpu_small`, exported with the real CLI (`python -m tao_ocrnet export
   export.checkpoint=... export.onnx_file=...`, parity check included) and run the way `ocrnet deploy` does:
   the sidecar's `ModelArch`, `runtime.ort_backend.open_session` / `ort_predictor`, the deploy transform
-  (`data.transforms.build_transform` of the spec with the model's input size: resize to 1x32x100, gray,
+  (`data.transforms.build_transform` of the spec with the model's input size, e.g. resize to 1x32x160, gray,
   (x/255-0.5)/0.5) and the shared `model.codec` CTC decoder.
 * PP-OCRv4: the recognizer of the PyPI package `rapidocr-onnxruntime` (`pip install -e .[bench]`), its
   `ch_PP-OCRv4_rec_infer.onnx` and the character dictionary stored in that file's metadata, both shipped

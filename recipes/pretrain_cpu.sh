@@ -9,14 +9,16 @@
 # the gap between training and unseen fonts that phase 1 leaves (96.5% vs 89.2% word accuracy). Phase 3
 # (OUT/results_world) fine-tunes phase 2's last checkpoint on NUM_WORLD crops of every style the generator
 # draws (photographs, ~65 font designs, curves, degradations), with its own test split (OUT/lmdb_world_test).
+# Phase 3 widens the input to WORLD_WIDTH (160) pixels: 40 CTC columns instead of 25, for words of 11 and more
+# characters (the convolution and LSTM weights do not depend on the width, so they carry over).
 # START_WORLD=MODEL skips phases 1-2 and starts phase 3 from MODEL: the release fine-tuned the previous
-# shipped model (START_WORLD=ocrnet_cpu_small), whose phases 1-2 the model card records. WORLD_EPOCHS (4).
+# shipped model (START_WORLD=ocrnet_cpu_small), whose phases 1-2 the model card records. WORLD_EPOCHS (3).
 set -euo pipefail
 OUT=$(realpath -m "${1:?usage: [NUM_TRAIN=N] [NUM_TEST=M] [NUM_MORE=K] [NUM_WORLD=W] [START_WORLD=MODEL] pretrain_cpu.sh OUT [dotted.key=value ...]}")
 NUM_TRAIN=${NUM_TRAIN:-100000}
 NUM_TEST=${NUM_TEST:-2000}
 NUM_MORE=${NUM_MORE:-400000}
-NUM_WORLD=${NUM_WORLD:-200000}
+NUM_WORLD=${NUM_WORLD:-150000}
 SEED=20261124
 # The designs the first shipped model trained on stay on the training side of every split, so a test split
 # never shows a model fine-tuned from it a font it has seen.
@@ -53,4 +55,5 @@ python -m tao_ocrnet train -e "$HERE/pretrain_cpu.yaml" "results_dir=$OUT/result
   "dataset.train_dataset_dir=[$OUT/lmdb_world]" "dataset.val_dataset_dir=$OUT/lmdb_world_test" \
   "dataset.character_list_file=$OUT/data_world/character_list" \
   "train.pretrained_model_path=${START_WORLD:-$OUT/results_more/train/ocr_model_latest.pth}" \
-  "train.num_epochs=${WORLD_EPOCHS:-4}" train.optim.lr=0.0005 "train.optim.lr_steps=[3]" train.channels_last=true "$@"
+  "model.input_width=${WORLD_WIDTH:-160}" "train.num_epochs=${WORLD_EPOCHS:-3}" train.optim.lr=0.0005 \
+  "train.optim.lr_steps=[2]" train.channels_last=true "$@"

@@ -90,6 +90,12 @@ def data_facts(folder: Path, seed: int, train_designs: list[str]) -> dict[str, A
     }
 
 
+def phase_device(train_log: Path) -> str:
+    """Where a training run ran, from Lightning's "GPU available: ..., used: ..." line of its log."""
+    used = re.findall(r"GPU available: \w+, used: (\w+)", train_log.read_text(encoding="utf-8", errors="replace"))
+    return "GPU" if used and used[-1] == "True" else "CPU"
+
+
 def phase_facts(train_dir: Path, source: Path, num_crops: int) -> dict[str, Any]:
     """What one `ocrnet train` run of the recipe did, up to checkpoint `source`."""
     import torch
@@ -106,6 +112,8 @@ def phase_facts(train_dir: Path, source: Path, num_crops: int) -> dict[str, Any]
         "start": start or "random weights",
         "train_crops": num_crops,
         "optimizer": spec["train"]["optim"],
+        "input_width": int(spec["model"]["input_width"]),
+        "device": phase_device(train_dir / "train.log"),
         "checkpoint": source.name,
         "steps": steps,
         "samples_seen": samples,
@@ -183,7 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         data = data_facts(out / "data_world", seed, designs)
         earlier = [d for d in dirs if d.parent.name != "results_world"]
         if not earlier:  # phase 3 started from the previous release: its phases are that release's facts
-            carried = [{**ph, "ran_for": "the previous release"} for ph in previous["training"]["phases"]]
+            width = previous["architecture"]["input_width"]
+            carried = [
+                {"input_width": width, "device": "CPU", **ph, "ran_for": "the previous release"}
+                for ph in previous["training"]["phases"]
+            ]
             data["earlier"] = previous["data"]
         crops = [_count_crops(out / "data" / "train" / "gt_new.txt") if d.parent.name == "results" else 0
                  for d in earlier] + [data["num_train"]]  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -137,9 +138,13 @@ def test_missing_paths_name_the_key(trained_workspace, tmp_path, capsys):
     assert code == 2 and "dataset.character_list_file" in capsys.readouterr().err
 
 
-def test_bad_training_labels_are_skipped_and_counted(tmp_path):
-    """Labels outside the character list or longer than max_label_length never reach the loss."""
+def test_bad_training_labels_are_skipped_and_counted(tmp_path, monkeypatch):
+    """Labels outside the character list or longer than max_label_length never reach the loss; the log shows
+    the epoch moving (a line per interval, here every step)."""
+    from tao_ocrnet.actions import progress_log
     from tao_ocrnet.data.synth.generate import generate_dataset
+
+    monkeypatch.setattr(progress_log, "EVERY_S", 0.0)
 
     data, results = tmp_path / "data", tmp_path / "results"
     generate_dataset(data, 40, 8, seed=5)
@@ -160,6 +165,7 @@ def test_bad_training_labels_are_skipped_and_counted(tmp_path):
     assert final["status"] == "SUCCESS"
     log_text = (results / "train" / "train.log").read_text()
     assert "char_not_in_charset" in log_text or "not in the character list" in log_text
+    assert re.search(r"epoch 0: step 1 of [1-9]\d*, train loss \d+\.\d{4}, [1-9]\d* images/s", log_text)
 
 
 def test_dataset_convert_reports_skipped_images(tmp_path):

@@ -244,6 +244,22 @@ def test_pretrained_ctc_head_rows_follow_the_characters(tmp_path: Path) -> None:
     assert torch.equal(got_w[2], fresh["Prediction.weight"][2])  # "x" is new: keeps its initialisation
 
 
+def test_pretrained_weights_of_another_input_width_load_and_the_log_names_the_setting(tmp_path, caplog) -> None:
+    """Every tensor fits whatever the width, so only the log can say the run trains on other crops than the file."""
+    source_arch = tiny_arch(input_width=160)
+    path = save_model_file(tmp_path / "wide.pth", build_model(source_arch), source_arch)
+    target_arch = tiny_arch()
+    with caplog.at_level("WARNING"):
+        loaded, skipped = load_pretrained_partial(build_model(target_arch), path, arch=target_arch)
+    assert skipped == [] and len(loaded) == len(build_model(target_arch).state_dict())
+    assert "trained on 32x160 crops (height x width) and this run trains on 32x100" in caplog.text
+    assert "model.input_height=32 model.input_width=160" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        load_pretrained_partial(build_model(source_arch), path, arch=source_arch)
+    assert "trained on" not in caplog.text
+
+
 def test_saved_files_get_the_usual_permissions(tmp_path: Path) -> None:
     """Not mkstemp's 0600: a shared results folder (or an installed package) must stay readable."""
     import os

@@ -24,6 +24,7 @@ from tao_ocrnet.actions.distributed import (
     share_cores,
     strategy,
 )
+from tao_ocrnet.actions.progress_log import ProgressLog
 from tao_ocrnet.config.arch import ModelArch
 from tao_ocrnet.data.charset import load_charset
 from tao_ocrnet.data.datamodule import OCRDataModule
@@ -143,7 +144,7 @@ def _callbacks(ctx: RunContext):
         def load_state_dict(self, state_dict: dict[str, Any]) -> None:
             self.best = float(state_dict.get("best", -1.0))
 
-    return [periodic, StatusAndBest()]
+    return [periodic, StatusAndBest(), ProgressLog()]
 
 
 def recorded_val_acc(path: Path) -> float:

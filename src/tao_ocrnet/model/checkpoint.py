@@ -445,6 +445,20 @@ def remap_ctc_head(
     return carried
 
 
+def _warn_other_input_size(arch: ModelArch, stored: Mapping[str, Any]) -> None:
+    """Convolution and LSTM weights fit any input width, so a model trained on wider (or narrower) crops loads
+    without a shape mismatch and silently reads worse: say which setting keeps what it learned."""
+    keys = ("input_height", "input_width")
+    if all(stored.get(k) in (None, getattr(arch, k)) for k in keys):
+        return
+    theirs, ours = "x".join(str(stored.get(k)) for k in keys), "x".join(str(getattr(arch, k)) for k in keys)
+    log.warning(
+        "train.pretrained_model_path was trained on %s crops (height x width) and this run trains on %s; set "
+        "model.input_height=%s model.input_width=%s to fine-tune at the size it learned",
+        theirs, ours, stored.get("input_height"), stored.get("input_width"),
+    )  # fmt: skip
+
+
 def load_pretrained_partial(
     model: nn.Module,
     source: Mapping[str, Any] | str | os.PathLike[str],
@@ -465,6 +479,8 @@ def load_pretrained_partial(
         state_dict, stored = load_state_dict_file(source, allow_pickle=allow_pickle)[:2]
     tensors = normalize_state_dict(state_dict)
     target = model.state_dict()
+    if arch is not None and stored:
+        _warn_other_input_size(arch, stored)
     if arch is not None and arch.prediction == "CTC" and stored and stored.get("prediction") == "CTC":
         source_charset = tuple(stored.get("charset") or ())
         if source_charset and source_charset != arch.charset:

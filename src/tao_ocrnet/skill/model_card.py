@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tao_ocrnet.config.arch import feature_map_size
 from tao_ocrnet.config.shipped import DEFAULT_MODEL, shipped_model_facts
 from tao_ocrnet.skill.text import render_text
 
@@ -15,10 +16,11 @@ MODEL_CARD = "references/pretrained_model_card.md"
 
 def render_model_card(facts: dict[str, Any] | None = None) -> str:
     f = facts or shipped_model_facts(DEFAULT_MODEL)
+    a = f["architecture"]
     return render_text(
         "pretrained_model_card.md.j2",
         model=f,
-        arch=f["architecture"],
+        arch=a,
         data=f["data"],
         training=f["training"],
         recipe=f["recipe"],
@@ -28,4 +30,5 @@ def render_model_card(facts: dict[str, Any] | None = None) -> str:
         external=f.get("external", []),
         earlier=f["data"].get("earlier"),
         test_backgrounds=f["data"].get("test_backgrounds", 0),
+        ctc_steps=feature_map_size(a["backbone"], a["input_height"], a["input_width"])[1],
     )
