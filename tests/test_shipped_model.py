@@ -36,7 +36,7 @@ def test_the_shipped_file_is_small_weights_only_and_the_documented_model():
     assert (arch["backbone"], arch["feature_channel"], arch["hidden_size"], arch["prediction"]) == (
         "ResNet", 64, 64, "CTC",
     )  # fmt: skip
-    assert (arch["input_channel"], arch["input_height"], arch["input_width"]) == (1, 32, 100)
+    assert (arch["input_channel"], arch["input_height"], arch["input_width"]) == (1, 32, 160)
     assert set(SHIPPED_MODELS) == {DEFAULT_MODEL}
 
 
@@ -53,7 +53,7 @@ def test_the_model_card_facts_and_the_demo_config_describe_the_shipped_file():
     model, arch, _ = load_model_file(path)
     assert facts["parameters"] == sum(t.numel() for t in model.parameters())
     assert facts["charset"] == "".join(arch.charset)
-    # The demo fine-tunes the shipped model: a different width would load nothing but mismatched shapes.
+    # The demo fine-tunes the shipped model at the size it learned (every tensor would load at any width).
     assert {k: getattr(arch, k) for k in CPU_MODEL} == CPU_MODEL
 
 
@@ -99,3 +99,20 @@ def test_a_file_of_the_same_name_wins_over_the_shipped_model(tmp_path, monkeypat
     assert resolve_model_path(DEFAULT_MODEL, key="k") == Path(DEFAULT_MODEL)
     with pytest.raises(ModelFileError, match="k: model file nope does not exist"):
         resolve_model_path("nope", key="k")
+
+
+def test_the_generated_template_exports_the_shipped_model_at_its_own_width(tmp_path, capsys):
+    """Templates and job specs write every key, `model.input_width: 100` included: that default cannot be told
+    from an untouched one, so the model's 160 is used; a width the user chose is still refused."""
+    import json
+
+    template = Path(__file__).resolve().parents[1] / "references" / "spec_template_export.yaml"
+    onnx_file = tmp_path / "shipped.onnx"
+    args = ["export", "-e", str(template), f"results_dir={tmp_path}", f"export.checkpoint={DEFAULT_MODEL}"]
+    assert cli([*args, f"export.onnx_file={onnx_file}"]) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "shipped.onnx.json").read_text())["input_width"] == 160
+
+    assert cli([*args, f"export.onnx_file={tmp_path / 'x.onnx'}", "model.input_width=128"]) == 2
+    err = capsys.readouterr().err
+    assert "`model.input_width` = 128" in err and "set model.input_width=160" in err
+    assert not (tmp_path / "x.onnx").exists()

@@ -108,9 +108,14 @@ def read_sidecar(model_path: str | Path, key: str) -> Sidecar:
     return sidecar
 
 
-def _explicit(section: Any, name: str) -> bool:
-    """True when the spec file or an override set this key (a default should not cause a mismatch)."""
-    return name in getattr(section, "model_fields_set", set())
+def _chosen(section: Any, name: str) -> bool:
+    """True when the spec file or an override set this key to a value other than its default. A default, even
+    written out (the generated templates and job specs write every key), cannot be told from an untouched one,
+    so it does not cause a mismatch: the model file's size is used (e.g. the shipped model's 160-wide input)."""
+    if name not in getattr(section, "model_fields_set", set()):
+        return False
+    field = type(section).model_fields[name]
+    return getattr(section, name) != field.default
 
 
 def spec_problems(
@@ -122,20 +127,21 @@ def spec_problems(
 ) -> list[str]:
     """Mismatches between a model file's sidecar and the spec, each naming the keys to fix.
 
-    Input sizes are compared where the spec sets them (`model.*`, and `evaluate.input_*` /
-    `inference.input_*` for deploy); the character list whenever `dataset.character_list_file` is set.
+    Input sizes are compared where the spec sets them to other than their defaults (`model.*`, and
+    `evaluate.input_*` / `inference.input_*` for deploy); the character list whenever
+    `dataset.character_list_file` is set.
     """
     problems: list[str] = []
     for name in SIZE_FIELDS:
         want = getattr(sidecar, name)
-        if _explicit(spec.model, name) and getattr(spec.model, name) != want:
+        if _chosen(spec.model, name) and getattr(spec.model, name) != want:
             problems.append(
                 f"`model.{name}` = {getattr(spec.model, name)} but `{key}` was built for {want}; "
                 f"set model.{name}={want} (keep input sizes from train to export and deploy)"
             )
         for section_name in extra_size_sections:
             section = getattr(spec, section_name)
-            if hasattr(section, name) and _explicit(section, name) and getattr(section, name) != want:
+            if hasattr(section, name) and _chosen(section, name) and getattr(section, name) != want:
                 problems.append(f"`{section_name}.{name}` = {getattr(section, name)} but `{key}` expects {want}")
     if charset is not None and charset_hash(charset) != sidecar.charset_hash:
         problems.append(
