@@ -3,14 +3,15 @@
 
     python recipes/ship_model.py OUT [--checkpoint PATH] [--external DIR ...]
 
-Takes the newest checkpoint of the recipe's last training phase (OUT/results_world/train, else
-OUT/results_more/train, else OUT/results/train; not the best by validation: the recipe validates on its test
-split, so picking by it would flatter the reported accuracy), writes the weights-only model file into the
-package (src/tao_ocrnet/assets/), evaluates that file with `ocrnet evaluate` on the last phase's test split
-(fonts, words and photographs disjoint from training) and on each external evaluation set (`--external`:
-folders written by recipes/external_sets.py, never trained on), and records the facts the model card is
-generated from (`ocrnet skill generate` renders references/pretrained_model_card.md). When phase 3 started
-from the previous shipped model (START_WORLD), phases 1-2 are carried over from the previous facts file.
+Takes the newest checkpoint of the recipe's last training phase (OUT/results_narrow/train, else
+OUT/results_world/train, else OUT/results_more/train, else OUT/results/train; not the best by validation: the
+recipe validates on its test split, so picking by it would flatter the reported accuracy), writes the
+weights-only model file into the package (src/tao_ocrnet/assets/), evaluates that file with `ocrnet evaluate`
+on the last phase's test split (fonts, words and photographs disjoint from training) and on each external
+evaluation set (`--external`: folders written by recipes/external_sets.py, never trained on), and records the
+facts the model card is generated from (`ocrnet skill generate` renders references/pretrained_model_card.md).
+When phase 3 started from the previous shipped model (START_WORLD), phases 1-2 are carried over from the
+previous facts file.
 """
 
 from __future__ import annotations
@@ -165,7 +166,8 @@ def external_facts(model_file: Path, folder: Path, charlist: Path, out: Path) ->
     return {"name": folder.name, **{k: manifest[k] for k in keep if k in manifest}, **result}
 
 
-PHASES = ("results", "results_more", "results_world")
+PHASES = ("results", "results_more", "results_world", "results_narrow")
+WORLD_PHASES = PHASES[2:]  # the phases that train on data_world (today's generator)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,21 +186,24 @@ def main(argv: list[str] | None = None) -> int:
     if not dirs:
         print(f"no training checkpoint in {out}/results*/train", file=sys.stderr)
         return 2
-    world = dirs[-1].parent.name == "results_world"
+    world = dirs[-1].parent.name in WORLD_PHASES
     source = args.checkpoint or latest_checkpoint(dirs[-1])
     carried: list[dict[str, Any]] = []
     if world:
         data = data_facts(out / "data_world", seed, designs)
-        earlier = [d for d in dirs if d.parent.name != "results_world"]
+        earlier = [d for d in dirs if d.parent.name not in WORLD_PHASES]
         if not earlier:  # phase 3 started from the previous release: its phases are that release's facts
+            # Packaging again (the facts file is then this run's own) carries only the phases not trained here.
+            here = {d.parent.name for d in dirs}
             width = previous["architecture"]["input_width"]
             carried = [
                 {"input_width": width, "device": "CPU", **ph, "ran_for": "the previous release"}
                 for ph in previous["training"]["phases"]
+                if ph["results"] not in here
             ]
-            data["earlier"] = previous["data"]
+            data["earlier"] = previous["data"].get("earlier", previous["data"])
         crops = [_count_crops(out / "data" / "train" / "gt_new.txt") if d.parent.name == "results" else 0
-                 for d in earlier] + [data["num_train"]]  # fmt: skip
+                 for d in earlier] + [data["num_train"]] * (len(dirs) - len(earlier))  # fmt: skip
     else:
         data = data_facts(out / "data", seed, designs)
         more = out / "data_more" / "train" / "gt_new.txt"
@@ -212,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         if ph["start"] == NAME:
             ph["start"] = f"the previous {NAME} (phases {', '.join(str(i + 1) for i in range(len(carried)))})"
     phases = carried + phases
+    if world:
+        data["phases"] = [i + 1 for i, ph in enumerate(phases) if ph["results"] in WORLD_PHASES]
     model, arch, _ = load_model_file(source)
     target = ASSETS / f"{NAME}.pth"
     save_model_file(target, model, arch)

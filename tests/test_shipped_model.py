@@ -36,7 +36,7 @@ def test_the_shipped_file_is_small_weights_only_and_the_documented_model():
     assert (arch["backbone"], arch["feature_channel"], arch["hidden_size"], arch["prediction"]) == (
         "ResNet", 64, 64, "CTC",
     )  # fmt: skip
-    assert (arch["input_channel"], arch["input_height"], arch["input_width"]) == (1, 32, 160)
+    assert (arch["input_channel"], arch["input_height"], arch["input_width"]) == (1, 32, 128)
     assert set(SHIPPED_MODELS) == {DEFAULT_MODEL}
 
 
@@ -103,16 +103,18 @@ def test_a_file_of_the_same_name_wins_over_the_shipped_model(tmp_path, monkeypat
 
 def test_the_generated_template_exports_the_shipped_model_at_its_own_width(tmp_path, capsys):
     """Templates and job specs write every key, `model.input_width: 100` included: that default cannot be told
-    from an untouched one, so the model's 160 is used; a width the user chose is still refused."""
+    from an untouched one, so the model's own width is used; a width the user chose is still refused."""
     import json
 
+    width = shipped_model_facts()["architecture"]["input_width"]
+    assert width != 100  # the case this test is about
     template = Path(__file__).resolve().parents[1] / "references" / "spec_template_export.yaml"
     onnx_file = tmp_path / "shipped.onnx"
     args = ["export", "-e", str(template), f"results_dir={tmp_path}", f"export.checkpoint={DEFAULT_MODEL}"]
     assert cli([*args, f"export.onnx_file={onnx_file}"]) == 0, capsys.readouterr().err
-    assert json.loads((tmp_path / "shipped.onnx.json").read_text())["input_width"] == 160
+    assert json.loads((tmp_path / "shipped.onnx.json").read_text())["input_width"] == width
 
-    assert cli([*args, f"export.onnx_file={tmp_path / 'x.onnx'}", "model.input_width=128"]) == 2
+    assert cli([*args, f"export.onnx_file={tmp_path / 'x.onnx'}", "model.input_width=144"]) == 2
     err = capsys.readouterr().err
-    assert "`model.input_width` = 128" in err and "set model.input_width=160" in err
+    assert "`model.input_width` = 144" in err and f"set model.input_width={width}" in err
     assert not (tmp_path / "x.onnx").exists()
