@@ -217,8 +217,6 @@ def main(argv: list[str] | None = None) -> int:
         if ph["start"] == NAME:
             ph["start"] = f"the previous {NAME} (phases {', '.join(str(i + 1) for i in range(len(carried)))})"
     phases = carried + phases
-    if world:
-        data["phases"] = [i + 1 for i, ph in enumerate(phases) if ph["results"] in WORLD_PHASES]
     model, arch, _ = load_model_file(source)
     target = ASSETS / f"{NAME}.pth"
     save_model_file(target, model, arch)

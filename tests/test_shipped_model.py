@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from pathlib import Path
 
@@ -104,8 +105,6 @@ def test_a_file_of_the_same_name_wins_over_the_shipped_model(tmp_path, monkeypat
 def test_the_generated_template_exports_the_shipped_model_at_its_own_width(tmp_path, capsys):
     """Templates and job specs write every key, `model.input_width: 100` included: that default cannot be told
     from an untouched one, so the model's own width is used; a width the user chose is still refused."""
-    import json
-
     width = shipped_model_facts()["architecture"]["input_width"]
     assert width != 100  # the case this test is about
     template = Path(__file__).resolve().parents[1] / "references" / "spec_template_export.yaml"

@@ -29,6 +29,8 @@ def render_model_card(facts: dict[str, Any] | None = None) -> str:
         by_label_length=f["test"].get("by_label_length", []),
         external=f.get("external", []),
         earlier=f["data"].get("earlier"),
+        # The phases of this release's run (carried phases of the previous release say `ran_for`).
+        phases_here=[i + 1 for i, ph in enumerate(f["training"]["phases"]) if "ran_for" not in ph],
         test_backgrounds=f["data"].get("test_backgrounds", 0),
         ctc_steps=feature_map_size(a["backbone"], a["input_height"], a["input_width"])[1],
     )
